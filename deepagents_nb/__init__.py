@@ -1,0 +1,107 @@
+"""deepagents-nb: Jupyter-native deep agents.
+
+    from deepagents_nb import create_deep_agent, tool
+    from deepagents_nb.models.testing import ScriptedModel
+
+What a user needs daily is importable from here; provider adapters, optional
+checkpointer backends and the notebook layer are imported from their modules,
+so `import deepagents_nb` loads no vendor SDK, pandas, plotly or IPython.
+"""
+
+from deepagents_nb.agent import AgentResult, AgentRun, DeepAgent, SyncAgentRun
+from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
+from deepagents_nb.builder import ConfigurableAgentBuilder, create_deep_agent
+from deepagents_nb.context import RunContext, ToolContext
+from deepagents_nb.events import (
+    AgentCompleted,
+    AgentEvent,
+    AgentFailed,
+    AgentStarted,
+    EventBase,
+    PlanningComplete,
+    StateCheckpointed,
+    StreamingToken,
+    SubAgentCompleted,
+    SubAgentStarted,
+    TodosUpdated,
+    TokenUsage,
+    ToolCompleted,
+    ToolFailed,
+    ToolStarted,
+)
+from deepagents_nb.exceptions import (
+    AgentRunError,
+    CheckpointConflictError,
+    CheckpointerError,
+    ConfigurationError,
+    DeepAgentsError,
+    MaxTurnsExceededError,
+    MissingAPIKeyError,
+    ModelAPIError,
+    ToolArgumentsError,
+    ToolDefinitionError,
+)
+from deepagents_nb.messages import Message, ToolCall
+from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.models.base import ChatModel, ModelRequest, ModelResponse
+from deepagents_nb.persistence.base import Checkpoint, Checkpointer
+from deepagents_nb.persistence.memory import InMemoryCheckpointer
+from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
+from deepagents_nb.tools import Tool, ToolOutcome, tool
+from deepagents_nb.usage import Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentCompleted",
+    "AgentEvent",
+    "AgentFailed",
+    "AgentResult",
+    "AgentRun",
+    "AgentRunError",
+    "AgentStarted",
+    "AgentStateSnapshot",
+    "ChatModel",
+    "Checkpoint",
+    "CheckpointConflictError",
+    "Checkpointer",
+    "CheckpointerError",
+    "ConfigurableAgentBuilder",
+    "ConfigurationError",
+    "DeepAgent",
+    "DeepAgentsError",
+    "EventBase",
+    "EventBroadcaster",
+    "EventDispatcher",
+    "InMemoryCheckpointer",
+    "MaxTurnsExceededError",
+    "Message",
+    "Middleware",
+    "MissingAPIKeyError",
+    "ModelAPIError",
+    "ModelRequest",
+    "ModelResponse",
+    "PlanningComplete",
+    "RunContext",
+    "StateCheckpointed",
+    "StateUpdate",
+    "StreamingToken",
+    "SubAgentCompleted",
+    "SubAgentStarted",
+    "SyncAgentRun",
+    "TodoItem",
+    "TodosUpdated",
+    "TokenUsage",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCall",
+    "ToolCompleted",
+    "ToolContext",
+    "ToolDefinitionError",
+    "ToolFailed",
+    "ToolOutcome",
+    "ToolStarted",
+    "Usage",
+    "create_deep_agent",
+    "tool",
+]

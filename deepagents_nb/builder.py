@@ -1,0 +1,174 @@
+"""Two spellings of one configuration: the fluent builder and `create_deep_agent`.
+
+Every `with_*` method of `ConfigurableAgentBuilder` has a keyword twin in
+`create_deep_agent` (listed in `KEYWORD_TWINS`), and `create_deep_agent` is
+implemented by calling those methods, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from deepagents_nb.agent import AgentConfig, DeepAgent
+from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
+from deepagents_nb.exceptions import ConfigurationError
+from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.models.base import ChatModel
+from deepagents_nb.persistence.base import Checkpointer
+from deepagents_nb.tools import Tool, ToolFunction, as_tool
+
+KEYWORD_TWINS: dict[str, str] = {
+    "with_name": "name",
+    "with_instructions": "instructions",
+    "with_model": "model",
+    "with_tool": "tools",
+    "with_tools": "tools",
+    "with_middleware": "middleware",
+    "with_checkpointer": "checkpointer",
+    "with_event_broadcaster": "event_broadcasters",
+    "with_event_dispatcher": "event_dispatcher",
+    "with_pii_sanitization": "pii_sanitization",
+    "with_max_turns": "max_turns",
+    "with_max_tokens": "max_tokens",
+    "with_temperature": "temperature",
+}
+"""Builder method -> `create_deep_agent` keyword."""
+
+
+class ConfigurableAgentBuilder:
+    """Fluent configuration of a `DeepAgent`, as in the Rust SDK.
+
+    agent = (ConfigurableAgentBuilder("You are a helpful math assistant.")
+             .with_model(model)
+             .with_tool(add)
+             .build())
+    """
+
+    def __init__(self, instructions: str = "") -> None:
+        self._config = AgentConfig(instructions=instructions)
+        self._broadcasters: list[EventBroadcaster] = []
+
+    def with_name(self, name: str) -> ConfigurableAgentBuilder:
+        """Name the agent (shown in events and sub-agent listings)."""
+        if not name:
+            raise ConfigurationError("the agent's name must not be empty")
+        self._config.name = name
+        return self
+
+    def with_instructions(self, instructions: str) -> ConfigurableAgentBuilder:
+        """Set the system instructions (the constructor's argument)."""
+        self._config.instructions = instructions
+        return self
+
+    def with_model(self, model: ChatModel) -> ConfigurableAgentBuilder:
+        """Use `model` for every model call."""
+        if not isinstance(model, ChatModel):
+            raise ConfigurationError(
+                f"{model!r} is not a ChatModel: it needs `provider`, `model_name`, "
+                f"`complete(request)` and `stream(request)`"
+            )
+        self._config.model = model
+        return self
+
+    def with_tool(self, tool: Tool | ToolFunction) -> ConfigurableAgentBuilder:
+        """Add one tool (a `Tool`, or a type-hinted function)."""
+        self._config.tools.append(as_tool(tool))
+        return self
+
+    def with_tools(self, tools: Iterable[Tool | ToolFunction]) -> ConfigurableAgentBuilder:
+        """Add several tools."""
+        for item in tools:
+            self.with_tool(item)
+        return self
+
+    def with_middleware(self, *middleware: Middleware) -> ConfigurableAgentBuilder:
+        """Add middleware after the default stack, in the order given."""
+        for m in middleware:
+            if not isinstance(m, Middleware):
+                raise ConfigurationError(f"{m!r} is not a Middleware")
+            self._config.middleware.append(m)
+        return self
+
+    def with_checkpointer(self, checkpointer: Checkpointer) -> ConfigurableAgentBuilder:
+        """Keep threads in `checkpointer` (default: in memory)."""
+        if not isinstance(checkpointer, Checkpointer):
+            raise ConfigurationError(f"{checkpointer!r} is not a Checkpointer")
+        self._config.checkpointer = checkpointer
+        return self
+
+    def with_event_broadcaster(self, broadcaster: EventBroadcaster) -> ConfigurableAgentBuilder:
+        """Send events to `broadcaster` (in addition to the dispatcher's own)."""
+        self._broadcasters.append(broadcaster)
+        return self
+
+    def with_event_dispatcher(self, dispatcher: EventDispatcher) -> ConfigurableAgentBuilder:
+        """Use `dispatcher` (with its broadcasters) for this agent's events."""
+        self._config.dispatcher = dispatcher
+        return self
+
+    def with_pii_sanitization(self, enabled: bool = True) -> ConfigurableAgentBuilder:
+        """Redact secrets and PII from events (on by default)."""
+        self._config.pii_sanitization = bool(enabled)
+        return self
+
+    def with_max_turns(self, max_turns: int) -> ConfigurableAgentBuilder:
+        """Stop a run with `MaxTurnsExceededError` after this many model calls."""
+        if max_turns < 1:
+            raise ConfigurationError(f"max_turns must be at least 1, got {max_turns}")
+        self._config.max_turns = max_turns
+        return self
+
+    def with_max_tokens(self, max_tokens: int | None) -> ConfigurableAgentBuilder:
+        """Cap each model answer's length."""
+        self._config.max_tokens = max_tokens
+        return self
+
+    def with_temperature(self, temperature: float | None) -> ConfigurableAgentBuilder:
+        """Sampling temperature for every model call."""
+        self._config.temperature = temperature
+        return self
+
+    def build(self) -> DeepAgent:
+        """Make the agent; raises `ConfigurationError` when something is missing."""
+        for broadcaster in self._broadcasters:
+            self._config.dispatcher.add_broadcaster(broadcaster)
+        return DeepAgent(self._config)
+
+
+def create_deep_agent(
+    model: ChatModel | None = None,
+    instructions: str = "",
+    tools: Iterable[Tool | ToolFunction] = (),
+    *,
+    name: str = "agent",
+    middleware: Iterable[Middleware] = (),
+    checkpointer: Checkpointer | None = None,
+    event_broadcasters: Iterable[EventBroadcaster] = (),
+    event_dispatcher: EventDispatcher | None = None,
+    pii_sanitization: bool = True,
+    max_turns: int = 50,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+) -> DeepAgent:
+    """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
+
+    agent = create_deep_agent(model=ScriptedModel(["Hello!"]),
+                              instructions="Be brief.", tools=[add])
+    """
+    builder = ConfigurableAgentBuilder(instructions).with_name(name)
+    if model is not None:
+        builder.with_model(model)
+    builder.with_tools(tools).with_middleware(*middleware)
+    if checkpointer is not None:
+        builder.with_checkpointer(checkpointer)
+    if event_dispatcher is not None:
+        builder.with_event_dispatcher(event_dispatcher)
+    for broadcaster in event_broadcasters:
+        builder.with_event_broadcaster(broadcaster)
+    return (
+        builder.with_pii_sanitization(pii_sanitization)
+        .with_max_turns(max_turns)
+        .with_max_tokens(max_tokens)
+        .with_temperature(temperature)
+        .build()
+    )

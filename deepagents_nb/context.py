@@ -1,0 +1,91 @@
+"""What a run knows about itself, handed to middleware hooks and tools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
+
+if TYPE_CHECKING:
+    from deepagents_nb.events import EventBase
+
+
+@dataclass
+class RunContext:
+    """One run of an agent on one thread.
+
+    `emit` sends an event to the run's listeners (the agent's broadcasters and
+    any `stream()` consumer); `metadata` is free space for middleware.
+    """
+
+    thread_id: str
+    run_id: str
+    agent_name: str
+    state: AgentStateSnapshot
+    emit: Callable[[EventBase], None]
+    depth: int = 0
+    sanitize: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def event_meta(self) -> dict[str, Any]:
+        """The fields every event of this run carries."""
+        return {
+            "thread_id": self.thread_id,
+            "run_id": self.run_id,
+            "agent_name": self.agent_name,
+            "depth": self.depth,
+        }
+
+
+@dataclass
+class ToolContext:
+    """Injected into a tool that has a parameter annotated `ToolContext`.
+
+    `state` is the thread's state as it was when the model asked for the call;
+    read it freely, but change it only through the methods below: the changes
+    are applied after the turn's tools finish, in the order the model called them.
+
+    Example::
+
+        @tool
+        def save_note(text: str, ctx: ToolContext) -> str:
+            "Save a note as notes.md."
+            ctx.write_file("notes.md", text)
+            return "saved"
+    """
+
+    run: RunContext
+    call_id: str
+    update: StateUpdate = field(default_factory=StateUpdate)
+
+    @property
+    def thread_id(self) -> str:
+        return self.run.thread_id
+
+    @property
+    def state(self) -> AgentStateSnapshot:
+        return self.run.state
+
+    def read_file(self, path: str) -> str | None:
+        """A file's content as this call sees it (its own writes included), or None."""
+        if path in self.update.files:
+            return self.update.files[path]
+        return self.run.state.files.get(path)
+
+    def write_file(self, path: str, content: str) -> None:
+        self.update.files[path] = content
+
+    def delete_file(self, path: str) -> None:
+        self.update.files[path] = None
+
+    def set_todos(self, todos: list[TodoItem]) -> None:
+        self.update.todos = list(todos)
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Set a free-form state value (`None` deletes it)."""
+        self.update.extra[key] = value
+
+    def emit(self, event: EventBase) -> None:
+        self.run.emit(event)

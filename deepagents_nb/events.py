@@ -1,0 +1,163 @@
+"""Events a run emits, as the Rust SDK names them, tagged by `event_type`.
+
+Every event carries the thread id, the run id (the Rust SDK's correlation id),
+the name of the agent or sub-agent that emitted it, its delegation depth (0 for
+the top-level agent) and a UTC timestamp. Payload fields are sanitized when the
+event is built (see `deepagents_nb.security`), once, before any broadcaster
+sees them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from deepagents_nb.state import TodoItem
+from deepagents_nb.usage import Usage
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EventBase(BaseModel):
+    """Fields every event has."""
+
+    thread_id: str
+    run_id: str
+    agent_name: str
+    depth: int = 0
+    timestamp: datetime = Field(default_factory=utc_now)
+
+
+class AgentStarted(EventBase):
+    event_type: Literal["agent_started"] = "agent_started"
+    message_preview: str
+
+
+class AgentCompleted(EventBase):
+    event_type: Literal["agent_completed"] = "agent_completed"
+    duration_ms: float
+    response_preview: str
+    response: str
+
+
+class AgentFailed(EventBase):
+    event_type: Literal["agent_failed"] = "agent_failed"
+    duration_ms: float
+    error_type: str
+    error_message: str
+
+
+class ToolStarted(EventBase):
+    event_type: Literal["tool_started"] = "tool_started"
+    tool_name: str
+    call_id: str
+    input_summary: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCompleted(EventBase):
+    event_type: Literal["tool_completed"] = "tool_completed"
+    tool_name: str
+    call_id: str
+    duration_ms: float
+    result_summary: str
+    success: bool = True
+
+
+class ToolFailed(EventBase):
+    event_type: Literal["tool_failed"] = "tool_failed"
+    tool_name: str
+    call_id: str
+    duration_ms: float
+    error_message: str
+    is_recoverable: bool = True
+    retry_count: int = 0
+
+
+class SubAgentStarted(EventBase):
+    event_type: Literal["subagent_started"] = "subagent_started"
+    subagent_name: str
+    instruction_summary: str
+    delegation_depth: int
+
+
+class SubAgentCompleted(EventBase):
+    event_type: Literal["subagent_completed"] = "subagent_completed"
+    subagent_name: str
+    duration_ms: float
+    result_summary: str
+
+
+class TodosUpdated(EventBase):
+    event_type: Literal["todos_updated"] = "todos_updated"
+    todos: list[TodoItem]
+    pending_count: int
+    in_progress_count: int
+    completed_count: int
+
+    @classmethod
+    def counted(cls, todos: list[TodoItem], **meta: Any) -> TodosUpdated:
+        """Build the event, counting statuses from `todos`."""
+        counts = {"pending": 0, "in_progress": 0, "completed": 0}
+        for item in todos:
+            counts[item.status] += 1
+        return cls(
+            todos=todos,
+            pending_count=counts["pending"],
+            in_progress_count=counts["in_progress"],
+            completed_count=counts["completed"],
+            **meta,
+        )
+
+
+class StateCheckpointed(EventBase):
+    event_type: Literal["state_checkpointed"] = "state_checkpointed"
+    checkpoint_id: str
+    state_size_bytes: int
+
+
+class PlanningComplete(EventBase):
+    event_type: Literal["planning_complete"] = "planning_complete"
+    action_type: str
+    action_summary: str
+
+
+class TokenUsage(EventBase):
+    event_type: Literal["token_usage"] = "token_usage"
+    usage: Usage
+    provider: str
+    model: str
+    duration_ms: float
+    estimated_cost: float | None = None
+
+
+class StreamingToken(EventBase):
+    """A piece of the model's answer as it is generated (streaming runs only)."""
+
+    event_type: Literal["streaming_token"] = "streaming_token"
+    token: str
+
+
+AgentEvent = Annotated[
+    AgentStarted
+    | AgentCompleted
+    | AgentFailed
+    | ToolStarted
+    | ToolCompleted
+    | ToolFailed
+    | SubAgentStarted
+    | SubAgentCompleted
+    | TodosUpdated
+    | StateCheckpointed
+    | PlanningComplete
+    | TokenUsage
+    | StreamingToken,
+    Field(discriminator="event_type"),
+]
+"""Any event; `AGENT_EVENT_ADAPTER.validate_json(...)` reads one back."""
+
+AGENT_EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)

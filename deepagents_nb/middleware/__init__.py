@@ -1,0 +1,5 @@
+"""Middleware: tools, prompt sections and hooks around model and tool calls."""
+
+from deepagents_nb.middleware.base import Middleware, ToolHandler
+
+__all__ = ["Middleware", "ToolHandler"]

@@ -1,0 +1,67 @@
+"""`Middleware`: the hooks that make an agent deep, open to users too.
+
+A middleware may contribute tools and a system-prompt section, and hook in
+before and after each model call and around each tool call. Override only the
+hooks you need: the agent finds the overridden ones when it is built and calls
+nothing else, so an unused hook costs nothing per step.
+
+    class Shout(Middleware):
+        async def after_model(self, response, run):
+            text = response.message.content.upper()
+            response.message = response.message.model_copy(update={"content": text})
+            return response
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from deepagents_nb.context import RunContext, ToolContext
+from deepagents_nb.messages import ToolCall
+from deepagents_nb.models.base import ModelRequest, ModelResponse
+from deepagents_nb.tools import Tool, ToolOutcome
+
+ToolHandler = Callable[[ToolCall, ToolContext], Awaitable[ToolOutcome]]
+
+
+class Middleware:
+    """Base class for middleware; every hook is optional."""
+
+    name: str = "middleware"
+
+    def tools(self) -> Sequence[Tool]:
+        """Tools this middleware adds to the agent."""
+        return ()
+
+    def system_prompt(self) -> str | None:
+        """A section appended to the agent's system prompt."""
+        return None
+
+    async def before_model(self, request: ModelRequest, run: RunContext) -> ModelRequest:
+        """Change the request before it is sent (e.g. trim or annotate messages)."""
+        return request
+
+    async def after_model(self, response: ModelResponse, run: RunContext) -> ModelResponse:
+        """Inspect or change the model's response."""
+        return response
+
+    async def before_tool(self, call: ToolCall, ctx: ToolContext) -> ToolCall | ToolOutcome:
+        """Change a call before it runs, or return a `ToolOutcome` to answer it without running."""
+        return call
+
+    async def after_tool(
+        self, call: ToolCall, outcome: ToolOutcome, ctx: ToolContext
+    ) -> ToolOutcome:
+        """Inspect or change a tool's outcome."""
+        return outcome
+
+    async def wrap_tool(
+        self, call: ToolCall, ctx: ToolContext, call_next: ToolHandler
+    ) -> ToolOutcome:
+        """Run code around the tool (timing, retries, locks); call `call_next` to run it."""
+        return await call_next(call, ctx)
+
+
+def overrides(middleware: Middleware, hook: str) -> bool:
+    """Whether `middleware` overrides `hook` (so the agent must call it)."""
+    return getattr(type(middleware), hook) is not getattr(Middleware, hook)

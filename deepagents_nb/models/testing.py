@@ -1,0 +1,187 @@
+"""Models for tests and offline notebooks: no network, no keys, fully predictable.
+
+    >>> from deepagents_nb.messages import ToolCall
+    >>> model = ScriptedModel([ToolCall(name="add", args={"a": 1, "b": 2}), "It is 3."])
+
+`ScriptedModel` plays its responses in order; `FunctionModel` computes each
+response from the request. Token usage is estimated at four characters per
+token (there is no real tokenizer offline), so cost charts have data to show.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TypeAlias
+
+from deepagents_nb.exceptions import ModelBehaviorError
+from deepagents_nb.messages import Message, ToolCall
+from deepagents_nb.models.base import (
+    ModelRequest,
+    ModelResponse,
+    ResponseComplete,
+    StreamEvent,
+    TextDelta,
+)
+from deepagents_nb.usage import Usage
+
+ScriptItem: TypeAlias = str | ToolCall | Sequence[ToolCall] | Message | ModelResponse
+"""A final answer, one tool call, several parallel calls, or a full message/response."""
+
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def estimate_tokens(chars: int) -> int:
+    """About four characters per token; never zero for non-empty text."""
+    return (chars + 3) // 4
+
+
+def _request_chars(request: ModelRequest) -> int:
+    total = len(request.system or "")
+    for message in request.messages:
+        total += len(message.content)
+        for call in message.tool_calls:
+            total += len(call.name) + len(str(call.args))
+    return total
+
+
+def to_response(
+    item: ScriptItem, request: ModelRequest, *, provider: str, model: str
+) -> ModelResponse:
+    """Turn a script item into a `ModelResponse`, estimating usage when it has none."""
+    if isinstance(item, ModelResponse):
+        response = item
+    else:
+        if isinstance(item, str):
+            message = Message.assistant(item)
+        elif isinstance(item, ToolCall):
+            message = Message.assistant(tool_calls=[item])
+        elif isinstance(item, Message):
+            if item.role != "assistant":
+                raise ModelBehaviorError(
+                    f"a scripted message must be an assistant message, got role {item.role!r}"
+                )
+            message = item
+        elif isinstance(item, Sequence) and all(isinstance(c, ToolCall) for c in item):
+            message = Message.assistant(tool_calls=[c for c in item if isinstance(c, ToolCall)])
+        else:
+            raise ModelBehaviorError(
+                f"cannot use {item!r} as a model response: give a str, a ToolCall, "
+                f"a list of ToolCalls, an assistant Message or a ModelResponse"
+            )
+        response = ModelResponse(message=message)
+    if response.usage is None:
+        out_chars = len(response.message.content) + sum(
+            len(c.name) + len(str(c.args)) for c in response.message.tool_calls
+        )
+        response.usage = Usage(
+            input_tokens=estimate_tokens(_request_chars(request)),
+            output_tokens=estimate_tokens(out_chars),
+        )
+    response.provider = response.provider or provider
+    response.model = response.model or model
+    if response.stop_reason is None:
+        response.stop_reason = "tool_use" if response.message.tool_calls else "end_turn"
+    return response
+
+
+async def _stream_response(response: ModelResponse) -> AsyncIterator[StreamEvent]:
+    for piece in _WORD.findall(response.message.content):
+        yield TextDelta(piece)
+    yield ResponseComplete(response)
+
+
+class ScriptedModel:
+    """Plays back a list of responses, one per model call.
+
+    Every request is kept in `requests` so tests can assert what the model saw.
+    Asking for more responses than the script holds raises `ModelBehaviorError`.
+    """
+
+    def __init__(
+        self,
+        responses: Iterable[ScriptItem],
+        *,
+        model_name: str = "scripted",
+        provider: str = "scripted",
+    ) -> None:
+        self._responses = list(responses)
+        self._provider = provider
+        self._model_name = model_name
+        self.requests: list[ModelRequest] = []
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    @property
+    def remaining(self) -> int:
+        """How many scripted responses have not been played yet."""
+        return len(self._responses) - len(self.requests)
+
+    def __repr__(self) -> str:
+        return f"ScriptedModel({len(self._responses)} responses, {self.remaining} left)"
+
+    def _next(self, request: ModelRequest) -> ModelResponse:
+        index = len(self.requests)
+        if index >= len(self._responses):
+            last = request.messages[-1] if request.messages else None
+            raise ModelBehaviorError(
+                f"ScriptedModel has {len(self._responses)} responses and was asked for "
+                f"call #{index + 1}; the last message it got was {last}"
+            )
+        self.requests.append(request)
+        return to_response(
+            self._responses[index], request, provider=self._provider, model=self._model_name
+        )
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return self._next(request)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        return _stream_response(self._next(request))
+
+
+ResponseFunction = Callable[[ModelRequest], ScriptItem | Awaitable[ScriptItem]]
+
+
+class FunctionModel:
+    """Computes each response from the request with a (sync or async) function.
+
+    >>> def echo(request):
+    ...     return "You said: " + request.messages[-1].content
+    >>> model = FunctionModel(echo)
+    """
+
+    def __init__(
+        self, fn: ResponseFunction, *, model_name: str = "function", provider: str = "function"
+    ) -> None:
+        self._fn = fn
+        self._provider = provider
+        self._model_name = model_name
+        self.requests: list[ModelRequest] = []
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        item = self._fn(request)
+        if inspect.isawaitable(item):
+            item = await item
+        return to_response(item, request, provider=self._provider, model=self._model_name)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        response = await self.complete(request)
+        async for event in _stream_response(response):
+            yield event
