@@ -38,6 +38,7 @@ from deepagents_nb.exceptions import (
     MaxTurnsExceededError,
     ModelAPIError,
     ToolArgumentsError,
+    ToolExecutionError,
 )
 from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import Middleware, ToolHandler, overrides
@@ -66,6 +67,7 @@ class AgentConfig:
 
     instructions: str = ""
     name: str = "agent"
+    description: str = ""
     model: ChatModel | None = None
     tools: list[Tool] = field(default_factory=list)
     middleware: list[Middleware] = field(default_factory=list)
@@ -207,51 +209,56 @@ class DeepAgent:
         text: str,
         thread_id: str,
         state: AgentStateSnapshot | None,
-        sink: EventSink | None,
-        depth: int = 0,
+        sink: EventSink | None = None,
+        parent: RunContext | None = None,
     ) -> AgentResult:
+        """One run. With `parent`, this is a sub-agent run: ephemeral (never saved)
+        and reporting its events to the parent's listeners."""
         if not isinstance(text, str):
             raise ConfigurationError(f"the message must be a str, got {type(text).__name__}")
         started = time.perf_counter()
-        stored = await self.checkpointer.load(thread_id)
+        persist = parent is None
+        stored = await self.checkpointer.load(thread_id) if persist else None
         version = stored.version if stored else 0
         if state is not None:
             state = state.copy_for_run()
         else:
             state = stored.state if stored else AgentStateSnapshot()
+        if parent is not None:
+            sink = parent.emit if parent.listening else None
         run = RunContext(
             thread_id=thread_id,
             run_id=uuid.uuid4().hex,
             agent_name=self.name,
             state=state,
             emit=self._emitter(sink),
-            depth=depth,
+            model=self.model,
+            depth=parent.depth + 1 if parent else 0,
             sanitize=self.config.pii_sanitization,
+            listening=sink is not None or self.dispatcher.has_listeners,
+            streaming=parent.streaming
+            if parent
+            else sink is not None or self.dispatcher.wants_streaming,
         )
-        listening = sink is not None or self.dispatcher.has_listeners
-        streaming = sink is not None or self.dispatcher.wants_streaming
-        if listening:
+        if run.listening:
             run.emit(AgentStarted(message_preview=self._preview(text), **run.event_meta()))
-        first_new = len(state.messages)
-        state.messages.append(Message.user(text))
-        usage = Usage.zero()
+        run.add_message(Message.user(text))
         try:
             for _ in range(self.config.max_turns):
-                response = await self._call_model(run, streaming, listening)
-                if response.usage is not None:
-                    usage += response.usage
-                state.messages.append(response.message)
+                response = await self._call_model(run)
+                run.add_message(response.message)
                 if response.message.tool_calls:
                     for message, update in await self._run_tools(response.message.tool_calls, run):
                         apply_update(state, update)
-                        state.messages.append(message)
-                version = await self._checkpoint(run, version, listening)
+                        run.add_message(message)
+                if persist:
+                    version = await self._checkpoint(run, version)
                 if not response.message.tool_calls:
                     break
             else:
                 raise MaxTurnsExceededError(self.config.max_turns)
         except (Exception, asyncio.CancelledError) as exc:
-            if listening and not isinstance(exc, AgentSignal):
+            if run.listening and not isinstance(exc, AgentSignal):
                 run.emit(
                     AgentFailed(
                         duration_ms=_ms_since(started),
@@ -260,11 +267,12 @@ class DeepAgent:
                         **run.event_meta(),
                     )
                 )
-            await self.dispatcher.flush()
+            if persist:
+                await self.dispatcher.flush()
             raise
         answer = state.messages[-1].content
         duration = _ms_since(started)
-        if listening:
+        if run.listening:
             run.emit(
                 AgentCompleted(
                     duration_ms=duration,
@@ -273,18 +281,19 @@ class DeepAgent:
                     **run.event_meta(),
                 )
             )
-        await self.dispatcher.flush()
+        if persist:
+            await self.dispatcher.flush()
         return AgentResult(
             text=answer,
-            messages=state.messages[first_new:],
+            messages=run.added,
             state=state,
-            usage=usage,
+            usage=run.usage,
             thread_id=thread_id,
             run_id=run.run_id,
             duration_ms=duration,
         )
 
-    async def _call_model(self, run: RunContext, streaming: bool, listening: bool) -> ModelResponse:
+    async def _call_model(self, run: RunContext) -> ModelResponse:
         request = ModelRequest(
             messages=tuple(run.state.messages),
             system=self.system_prompt,
@@ -295,7 +304,7 @@ class DeepAgent:
         for m in self._before_model:
             request = await m.before_model(request, run)
         started = time.perf_counter()
-        if streaming:
+        if run.streaming:
             response = await self._stream_model(request, run)
         else:
             response = await self.model.complete(request)
@@ -303,7 +312,9 @@ class DeepAgent:
             response.duration_ms = _ms_since(started)
         for m in self._after_model:
             response = await m.after_model(response, run)
-        if listening and response.usage is not None:
+        if response.usage is not None:
+            run.usage += response.usage
+        if run.listening and response.usage is not None:
             run.emit(
                 TokenUsage(
                     usage=response.usage,
@@ -338,7 +349,7 @@ class DeepAgent:
 
     async def _run_tool(self, call: ToolCall, run: RunContext) -> tuple[Message, StateUpdate]:
         ctx = ToolContext(run=run, call_id=call.id)
-        listening = run.emit is not _silent
+        listening = run.listening
         started = time.perf_counter()
         if listening:
             args = call.args if isinstance(call.args, dict) else {"raw": call.args}
@@ -418,12 +429,14 @@ class DeepAgent:
             return ToolOutcome(await tool.run(args, ctx))
         except ToolArgumentsError as exc:
             return ToolOutcome(str(exc), is_error=True)
+        except ToolExecutionError as exc:
+            return ToolOutcome(f"Error: {exc}", is_error=True)
 
-    async def _checkpoint(self, run: RunContext, version: int, listening: bool) -> int:
+    async def _checkpoint(self, run: RunContext, version: int) -> int:
         version = await self.checkpointer.save(
             run.thread_id, run.state, expected_version=version, metadata={"run_id": run.run_id}
         )
-        if listening:
+        if run.listening:
             run.emit(
                 StateCheckpointed(
                     checkpoint_id=f"{run.thread_id}:{version}",

@@ -8,11 +8,16 @@ implemented by calling those methods, so the two can never drift apart.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.middleware.fs_backends import FileBackend
+from deepagents_nb.middleware.stack import StackOptions, default_stack
+from deepagents_nb.middleware.subagents import SubAgent, SubAgentConfig
+from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel
 from deepagents_nb.persistence.base import Checkpointer
 from deepagents_nb.tools import Tool, ToolFunction, as_tool
@@ -31,6 +36,14 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_max_turns": "max_turns",
     "with_max_tokens": "max_tokens",
     "with_temperature": "temperature",
+    "with_description": "description",
+    "with_subagent": "subagents",
+    "with_subagents": "subagents",
+    "with_general_purpose_agent": "general_purpose_agent",
+    "with_summarization": "summarization",
+    "with_prompt_caching": "prompt_caching",
+    "with_filesystem": "filesystem",
+    "with_read_todos": "read_todos",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -46,7 +59,59 @@ class ConfigurableAgentBuilder:
 
     def __init__(self, instructions: str = "") -> None:
         self._config = AgentConfig(instructions=instructions)
+        self._stack = StackOptions()
         self._broadcasters: list[EventBroadcaster] = []
+
+    def with_description(self, description: str) -> ConfigurableAgentBuilder:
+        """Say what this agent is for (shown when it is used as a sub-agent)."""
+        self._config.description = description
+        return self
+
+    def with_subagent(
+        self, subagent: SubAgentConfig | SubAgent | DeepAgent
+    ) -> ConfigurableAgentBuilder:
+        """Offer a sub-agent to the `task` tool: a `SubAgentConfig`, a `DeepAgent`, or any
+        object with `name`, `description` and `async run(instruction, ctx)`."""
+        self._stack.subagents.append(subagent)
+        return self
+
+    def with_subagents(
+        self, subagents: Iterable[SubAgentConfig | SubAgent | DeepAgent]
+    ) -> ConfigurableAgentBuilder:
+        """Offer several sub-agents."""
+        for subagent in subagents:
+            self.with_subagent(subagent)
+        return self
+
+    def with_general_purpose_agent(self, enabled: bool = True) -> ConfigurableAgentBuilder:
+        """Offer the built-in general-purpose sub-agent (on by default)."""
+        self._stack.general_purpose_agent = bool(enabled)
+        return self
+
+    def with_summarization(
+        self, config: SummarizationConfig | bool = True
+    ) -> ConfigurableAgentBuilder:
+        """Summarize long conversations (on by default); `False` turns it off."""
+        if config is True:
+            config = SummarizationConfig()
+        self._stack.summarization = config or None
+        return self
+
+    def with_prompt_caching(self, enabled: bool = True) -> ConfigurableAgentBuilder:
+        """Anthropic prompt caching (on by default; no effect for other providers)."""
+        self._stack.prompt_caching = bool(enabled)
+        return self
+
+    def with_filesystem(self, backend: FileBackend | None) -> ConfigurableAgentBuilder:
+        """Where the file tools keep files: the thread's state (None, the default) or
+        e.g. `DirectoryBackend("workspace")` for a real directory."""
+        self._stack.filesystem = backend
+        return self
+
+    def with_read_todos(self, enabled: bool = True) -> ConfigurableAgentBuilder:
+        """Also give the model a `read_todos` tool."""
+        self._stack.read_todos = bool(enabled)
+        return self
 
     def with_name(self, name: str) -> ConfigurableAgentBuilder:
         """Name the agent (shown in events and sub-agent listings)."""
@@ -132,7 +197,10 @@ class ConfigurableAgentBuilder:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
             self._config.dispatcher.add_broadcaster(broadcaster)
-        return DeepAgent(self._config)
+        if self._config.model is None:
+            return DeepAgent(self._config)  # raises the clear "no model" error
+        stack = default_stack(self._config, self._stack)
+        return DeepAgent(replace(self._config, middleware=[*stack, *self._config.middleware]))
 
 
 def create_deep_agent(
@@ -141,6 +209,13 @@ def create_deep_agent(
     tools: Iterable[Tool | ToolFunction] = (),
     *,
     name: str = "agent",
+    description: str = "",
+    subagents: Iterable[SubAgentConfig | SubAgent | DeepAgent] = (),
+    general_purpose_agent: bool = True,
+    summarization: SummarizationConfig | bool = True,
+    prompt_caching: bool = True,
+    filesystem: FileBackend | None = None,
+    read_todos: bool = False,
     middleware: Iterable[Middleware] = (),
     checkpointer: Checkpointer | None = None,
     event_broadcasters: Iterable[EventBroadcaster] = (),
@@ -155,7 +230,10 @@ def create_deep_agent(
     agent = create_deep_agent(model=ScriptedModel(["Hello!"]),
                               instructions="Be brief.", tools=[add])
     """
-    builder = ConfigurableAgentBuilder(instructions).with_name(name)
+    builder = ConfigurableAgentBuilder(instructions).with_name(name).with_description(description)
+    builder.with_subagents(subagents).with_general_purpose_agent(general_purpose_agent)
+    builder.with_summarization(summarization).with_prompt_caching(prompt_caching)
+    builder.with_filesystem(filesystem).with_read_todos(read_todos)
     if model is not None:
         builder.with_model(model)
     builder.with_tools(tools).with_middleware(*middleware)

@@ -6,18 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deepagents_nb.messages import Message
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
+from deepagents_nb.usage import Usage
 
 if TYPE_CHECKING:
     from deepagents_nb.events import EventBase
+    from deepagents_nb.models.base import ChatModel
 
 
 @dataclass
 class RunContext:
     """One run of an agent on one thread.
 
-    `emit` sends an event to the run's listeners (the agent's broadcasters and
-    any `stream()` consumer); `metadata` is free space for middleware.
+    `emit` sends an event to the run's listeners (the agent's broadcasters, any
+    `stream()` consumer, and for a sub-agent its parent's listeners); `listening`
+    says whether anyone is there, so events are only built when they will be seen.
+    `usage` sums this run's model calls, sub-agents' included. `metadata` is free
+    space for middleware.
     """
 
     thread_id: str
@@ -25,9 +31,19 @@ class RunContext:
     agent_name: str
     state: AgentStateSnapshot
     emit: Callable[[EventBase], None]
+    model: ChatModel
     depth: int = 0
     sanitize: bool = True
+    listening: bool = False
+    streaming: bool = False
+    usage: Usage = field(default_factory=Usage.zero)
+    added: list[Message] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def add_message(self, message: Message) -> None:
+        """Append a message to the thread, remembering it as one this run added."""
+        self.state.messages.append(message)
+        self.added.append(message)
 
     def event_meta(self) -> dict[str, Any]:
         """The fields every event of this run carries."""

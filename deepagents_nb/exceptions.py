@@ -13,7 +13,8 @@ them by accident.
     │   │   └── MissingDependencyError  an optional extra is not installed
     │   ├── ToolError
     │   │   ├── ToolDefinitionError ... a function cannot become a tool
-    │   │   └── ToolArgumentsError .... a model's arguments failed the tool's schema
+    │   │   ├── ToolArgumentsError .... a model's arguments failed the tool's schema
+    │   │   └── ToolExecutionError .... raised by a tool to tell the model what went wrong
     │   ├── AgentRunError ............. a run could not finish
     │   │   └── MaxTurnsExceededError . the model kept calling tools past the limit
     │   ├── ModelAPIError ............. a provider call failed (after retries)
@@ -75,6 +76,13 @@ class ToolDefinitionError(ToolError):
 
 class ToolArgumentsError(ToolError):
     """Arguments from the model do not match the tool's schema."""
+
+
+class ToolExecutionError(ToolError):
+    """Raise from a tool to report a failure to the model in your own words.
+
+    The model reads `Error: <message>` (no Python type name); the run goes on.
+    """
 
 
 class AgentRunError(DeepAgentsError):

@@ -48,7 +48,8 @@ _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\w)"
 )
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# camelCase boundaries, including after an acronym: "apiKey", "JWTToken" -> "JWT_Token".
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SENSITIVE_WORDS = tuple(tuple(field.split("_")) for field in SENSITIVE_FIELDS)
 
@@ -85,7 +86,9 @@ def truncate(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
     """Cut `text` to at most `max_length` characters, marking the cut with '...'."""
     if len(text) <= max_length:
         return text
-    return text[: max(max_length - 3, 0)] + "..."
+    if max_length < 3:  # no room for the marker
+        return text[: max(max_length, 0)]
+    return text[: max_length - 3] + "..."
 
 
 def safe_preview(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
@@ -113,9 +116,20 @@ def sanitize_json(value: Any, *, redact_strings: bool = False) -> Any:
 
 
 def sanitize_tool_payload(value: Any, max_length: int = MAX_PREVIEW_LENGTH) -> str:
-    """A short, safe text summary of a tool's input or output."""
+    """A short, safe text summary of a tool's input or output.
+
+    A string holding a JSON object or array (what a tool returning a dict
+    produces) has its sensitive fields redacted like the value itself would.
+    """
     if isinstance(value, str):
         text = value
+        if value.lstrip()[:1] in ("{", "["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict | list):
+                text = json.dumps(sanitize_json(parsed), ensure_ascii=False)
     else:
         text = json.dumps(sanitize_json(value), ensure_ascii=False, default=str)
     return safe_preview(text, max_length)

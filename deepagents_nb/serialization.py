@@ -14,8 +14,11 @@ from deepagents_nb.state import AgentStateSnapshot
 FORMAT_VERSION = 1
 
 
-class _Envelope(BaseModel):
+class _Header(BaseModel):
     format: int
+
+
+class _Envelope(_Header):
     state: AgentStateSnapshot
 
 
@@ -29,13 +32,24 @@ def load_state(data: bytes | str) -> AgentStateSnapshot:
     try:
         envelope = _Envelope.model_validate_json(data)
     except ValidationError as exc:
+        # A newer version may have changed the state's shape: say so, not "corrupt".
+        try:
+            stored_format = _Header.model_validate_json(data).format
+        except ValidationError:
+            stored_format = FORMAT_VERSION
+        if stored_format != FORMAT_VERSION:
+            raise _unsupported(stored_format) from exc
         raise CorruptCheckpointError(
             f"stored state is not a deepagents-nb checkpoint: {exc.errors()[0]['msg']} "
             f"at {'.'.join(str(p) for p in exc.errors()[0]['loc']) or 'top level'}"
         ) from exc
     if envelope.format != FORMAT_VERSION:
-        raise CorruptCheckpointError(
-            f"checkpoint format {envelope.format} is not supported by this version "
-            f"(expected {FORMAT_VERSION}); upgrade deepagents-nb"
-        )
+        raise _unsupported(envelope.format)
     return envelope.state
+
+
+def _unsupported(stored_format: int) -> CorruptCheckpointError:
+    return CorruptCheckpointError(
+        f"checkpoint format {stored_format} is not supported by this version "
+        f"(expected {FORMAT_VERSION}); upgrade deepagents-nb"
+    )

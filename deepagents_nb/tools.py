@@ -80,7 +80,7 @@ class Tool:
         context_param: str | None = None,
         inline: bool = False,
     ) -> None:
-        if not name or not name.replace("_", "").replace("-", "").isalnum():
+        if not name or not name.isascii() or not name.replace("_", "").replace("-", "").isalnum():
             raise ToolDefinitionError(
                 f"tool name {name!r} must be non-empty letters, digits, '_' or '-'"
             )
@@ -154,7 +154,14 @@ def to_content(value: Any) -> str:
         return ""
     if isinstance(value, BaseModel):
         return value.model_dump_json()
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """Models nested in lists or dicts become JSON objects, anything else its str()."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
 
 
 def _describe_errors(tool_name: str, exc: ValidationError) -> str:
@@ -166,18 +173,33 @@ def _describe_errors(tool_name: str, exc: ValidationError) -> str:
     return f"Invalid arguments for tool {tool_name!r}: " + "; ".join(parts) + "."
 
 
-def _clean_schema(schema: Any, parent_key: str | None = None) -> Any:
-    """Drop pydantic's generated titles: they cost prompt tokens and say nothing new."""
-    if isinstance(schema, dict):
-        keep_titles = parent_key in ("properties", "$defs")
-        return {
-            key: _clean_schema(value, key)
-            for key, value in schema.items()
-            if keep_titles or key != "title"
-        }
+# Keywords whose value maps names (of properties, definitions) to schemas, and
+# keywords whose value is data (a default, allowed values) rather than a schema.
+_SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+_DATA_KEYWORDS = frozenset({"default", "enum", "const", "examples"})
+
+
+def _clean_schema(schema: Any) -> Any:
+    """Drop pydantic's generated titles: they cost prompt tokens and say nothing new.
+
+    Only schema keywords are dropped: a property called "title", or a default
+    value with a "title" key, is kept as it is.
+    """
     if isinstance(schema, list):
         return [_clean_schema(item) for item in schema]
-    return schema
+    if not isinstance(schema, dict):
+        return schema
+    cleaned: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title":
+            continue
+        if key in _DATA_KEYWORDS:
+            cleaned[key] = value
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            cleaned[key] = {name: _clean_schema(sub) for name, sub in value.items()}
+        else:
+            cleaned[key] = _clean_schema(value)
+    return cleaned
 
 
 def _is_tool_context(annotation: Any) -> bool:
@@ -210,6 +232,10 @@ def tool_from_function(
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(f"tool {tool_name!r}: *args/**kwargs are not supported")
+        if param.kind is param.POSITIONAL_ONLY:  # tools are always called with keywords
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: positional-only parameter {pname!r} is not supported"
+            )
         annotation = hints.get(pname, param.annotation)
         if _is_tool_context(annotation):
             context_param = pname

@@ -71,8 +71,8 @@ def test_tool_loop_runs_tools_and_returns_final_answer() -> None:
     # The second request saw the tool result, and the system prompt and schema were sent.
     second = model.requests[1]
     assert second.messages[-1].content == "8"
-    assert second.system == "You add."
-    assert [t.name for t in second.tools] == ["add"]
+    assert second.system is not None and second.system.startswith("You add.\n\n## Planning")
+    assert next(t.name for t in second.tools) == "add"  # user tools first, then the stack's
     assert result.usage.requests == 2
     assert result.usage.input_tokens > 0
 
@@ -99,7 +99,7 @@ async def test_parallel_calls_run_concurrently_and_keep_call_order() -> None:
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        (ToolCall(name="nope", args={}), "Unknown tool 'nope'. Available tools: add, explode"),
+        (ToolCall(name="nope", args={}), "Unknown tool 'nope'. Available tools: add, edit_file"),
         (ToolCall(name="add", args='{"a": 1,'), "arguments are not valid JSON"),
         (ToolCall(name="add", args="[1, 2]"), "must be a JSON object"),
         (ToolCall(name="add", args={"a": "x", "b": 2}), "a: Input should be a valid integer"),

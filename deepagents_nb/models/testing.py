@@ -39,6 +39,8 @@ def estimate_tokens(chars: int) -> int:
 
 def _request_chars(request: ModelRequest) -> int:
     total = len(request.system or "")
+    for schema in request.tools:
+        total += len(schema.name) + len(schema.description) + len(str(schema.parameters))
     for message in request.messages:
         total += len(message.content)
         for call in message.tool_calls:

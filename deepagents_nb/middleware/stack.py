@@ -1,0 +1,94 @@
+"""The default middleware stack, in the seed's order.
+
+planning -> filesystem -> sub-agents -> summarization -> prompt caching, then
+the user's own middleware. (Approval policies join at the end of the stack.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from deepagents_nb.agent import AgentConfig, DeepAgent
+from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.middleware.filesystem import FilesystemMiddleware
+from deepagents_nb.middleware.fs_backends import FileBackend
+from deepagents_nb.middleware.planning import PlanningMiddleware
+from deepagents_nb.middleware.prompt_caching import AnthropicPromptCachingMiddleware
+from deepagents_nb.middleware.subagents import (
+    GENERAL_PURPOSE,
+    GENERAL_PURPOSE_DESCRIPTION,
+    AgentAsSubAgent,
+    SubAgent,
+    SubAgentConfig,
+    SubAgentMiddleware,
+)
+from deepagents_nb.middleware.summarization import SummarizationConfig, SummarizationMiddleware
+from deepagents_nb.tools import as_tool
+
+
+@dataclass
+class StackOptions:
+    """What the builder collects for the default stack."""
+
+    subagents: list[SubAgentConfig | SubAgent | DeepAgent] = field(default_factory=list)
+    general_purpose_agent: bool = True
+    summarization: SummarizationConfig | None = field(default_factory=SummarizationConfig)
+    prompt_caching: bool = True
+    filesystem: FileBackend | None = None
+    read_todos: bool = False
+
+
+def _worker_stack(options: StackOptions) -> list[Middleware]:
+    """What every agent gets: plan, files, summaries, caching (no further sub-agents)."""
+    stack: list[Middleware] = [
+        PlanningMiddleware(read_todos=options.read_todos),
+        FilesystemMiddleware(options.filesystem),
+    ]
+    if options.summarization is not None:
+        stack.append(SummarizationMiddleware(options.summarization))
+    if options.prompt_caching:
+        stack.append(AnthropicPromptCachingMiddleware())
+    return stack
+
+
+def _subagent(config: SubAgentConfig, parent: AgentConfig, options: StackOptions) -> SubAgent:
+    tools = parent.tools if config.tools is None else [as_tool(t) for t in config.tools]
+    agent = DeepAgent(
+        AgentConfig(
+            instructions=config.instructions,
+            name=config.name,
+            description=config.description,
+            model=config.model or parent.model,
+            tools=list(tools),
+            middleware=[*_worker_stack(options), *parent.middleware],
+            pii_sanitization=parent.pii_sanitization,
+            max_turns=parent.max_turns,
+            max_tokens=parent.max_tokens,
+            temperature=parent.temperature,
+        )
+    )
+    return AgentAsSubAgent(agent)
+
+
+def default_stack(parent: AgentConfig, options: StackOptions) -> Sequence[Middleware]:
+    """The full stack for an agent configured as `parent` (user middleware excluded)."""
+    configs: list[SubAgentConfig | SubAgent | DeepAgent] = list(options.subagents)
+    if options.general_purpose_agent and not any(
+        getattr(s, "name", None) == GENERAL_PURPOSE for s in configs
+    ):
+        configs.insert(
+            0,
+            SubAgentConfig(GENERAL_PURPOSE, GENERAL_PURPOSE_DESCRIPTION, parent.instructions),
+        )
+    subagents = [
+        _subagent(c, parent, options)
+        if isinstance(c, SubAgentConfig)
+        else AgentAsSubAgent(c)
+        if isinstance(c, DeepAgent)
+        else c
+        for c in configs
+    ]
+    stack = _worker_stack(options)
+    stack.insert(2, SubAgentMiddleware(subagents))
+    return stack
