@@ -27,7 +27,6 @@ from deepagents_nb.events import (
     EventBase,
     StateCheckpointed,
     StreamingToken,
-    TokenUsage,
     ToolCompleted,
     ToolFailed,
     ToolStarted,
@@ -56,7 +55,7 @@ from deepagents_nb.security import (
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, apply_update
 from deepagents_nb.tools import Tool, ToolOutcome
-from deepagents_nb.usage import Usage
+from deepagents_nb.usage import Usage, UsageTracker
 
 EventSink = Callable[[EventBase], None]
 
@@ -77,6 +76,7 @@ class AgentConfig:
     max_turns: int = 50
     max_tokens: int | None = None
     temperature: float | None = None
+    token_tracking: UsageTracker | None = None
 
 
 @dataclass
@@ -239,12 +239,15 @@ class DeepAgent:
             streaming=parent.streaming
             if parent
             else sink is not None or self.dispatcher.wants_streaming,
+            tracker=parent.tracker if parent else self.config.token_tracking,
         )
         if run.listening:
             run.emit(AgentStarted(message_preview=self._preview(text), **run.event_meta()))
         run.add_message(Message.user(text))
         try:
             for _ in range(self.config.max_turns):
+                if run.tracker is not None:
+                    run.tracker.check_budget(thread_id=run.thread_id, run_id=run.run_id)
                 response = await self._call_model(run)
                 run.add_message(response.message)
                 if response.message.tool_calls:
@@ -312,18 +315,7 @@ class DeepAgent:
             response.duration_ms = _ms_since(started)
         for m in self._after_model:
             response = await m.after_model(response, run)
-        if response.usage is not None:
-            run.usage += response.usage
-        if run.listening and response.usage is not None:
-            run.emit(
-                TokenUsage(
-                    usage=response.usage,
-                    provider=response.provider or self.model.provider,
-                    model=response.model or self.model.model_name,
-                    duration_ms=response.duration_ms,
-                    **run.event_meta(),
-                )
-            )
+        run.record_usage(response, self.model)
         return response
 
     async def _stream_model(self, request: ModelRequest, run: RunContext) -> ModelResponse:

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deepagents_nb.events import TokenUsage
 from deepagents_nb.messages import Message
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
-from deepagents_nb.usage import Usage
+from deepagents_nb.usage import Usage, UsageTracker
 
 if TYPE_CHECKING:
     from deepagents_nb.events import EventBase
-    from deepagents_nb.models.base import ChatModel
+    from deepagents_nb.models.base import ChatModel, ModelResponse
 
 
 @dataclass
@@ -37,8 +38,40 @@ class RunContext:
     listening: bool = False
     streaming: bool = False
     usage: Usage = field(default_factory=Usage.zero)
+    tracker: UsageTracker | None = None
     added: list[Message] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def record_usage(self, response: ModelResponse, model: ChatModel) -> None:
+        """Count a model call: run totals, the tracker (cost, budgets), a `TokenUsage` event."""
+        if response.usage is None:
+            return
+        self.usage += response.usage
+        provider = response.provider or model.provider
+        model_name = response.model or model.model_name
+        cost = None
+        if self.tracker is not None:
+            cost = self.tracker.record(
+                usage=response.usage,
+                provider=provider,
+                model=model_name,
+                agent_name=self.agent_name,
+                thread_id=self.thread_id,
+                run_id=self.run_id,
+                depth=self.depth,
+                duration_ms=response.duration_ms,
+            )
+        if self.listening:
+            self.emit(
+                TokenUsage(
+                    usage=response.usage,
+                    provider=provider,
+                    model=model_name,
+                    duration_ms=response.duration_ms,
+                    estimated_cost=cost,
+                    **self.event_meta(),
+                )
+            )
 
     def add_message(self, message: Message) -> None:
         """Append a message to the thread, remembering it as one this run added."""

@@ -16,7 +16,8 @@ them by accident.
     │   │   ├── ToolArgumentsError .... a model's arguments failed the tool's schema
     │   │   └── ToolExecutionError .... raised by a tool to tell the model what went wrong
     │   ├── AgentRunError ............. a run could not finish
-    │   │   └── MaxTurnsExceededError . the model kept calling tools past the limit
+    │   │   ├── MaxTurnsExceededError . the model kept calling tools past the limit
+    │   │   └── BudgetExceededError ... a token or cost budget is used up
     │   ├── ModelAPIError ............. a provider call failed (after retries)
     │   │   ├── AuthenticationError
     │   │   ├── RateLimitError ........ carries `retry_after` seconds when known
@@ -98,6 +99,10 @@ class MaxTurnsExceededError(AgentRunError):
             f"The agent made {max_turns} model calls without a final answer; "
             f"raise the limit with max_turns=... (or .with_max_turns(...)) if that is expected."
         )
+
+
+class BudgetExceededError(AgentRunError):
+    """A token or cost budget was used up; the thread's completed steps are saved."""
 
 
 class ModelAPIError(DeepAgentsError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from pydantic import BaseModel
 
 
@@ -37,3 +39,28 @@ class Usage(BaseModel):
     @classmethod
     def zero(cls) -> Usage:
         return cls(requests=0)
+
+
+@runtime_checkable
+class UsageTracker(Protocol):
+    """Receives every model call's usage (sub-agents' included) and may stop a run.
+
+    `record` returns the call's estimated cost in USD, or None when unknown;
+    `check_budget` raises `BudgetExceededError` before a model call once a
+    limit is reached.
+    """
+
+    def record(
+        self,
+        *,
+        usage: Usage,
+        provider: str,
+        model: str,
+        agent_name: str,
+        thread_id: str,
+        run_id: str,
+        depth: int,
+        duration_ms: float,
+    ) -> float | None: ...
+
+    def check_budget(self, *, thread_id: str, run_id: str) -> None: ...

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deepagents_nb.context import RunContext
-from deepagents_nb.events import TokenUsage
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.messages import Message
 from deepagents_nb.middleware.base import Middleware
@@ -123,16 +122,7 @@ class SummarizationMiddleware(Middleware):
                 metadata={"purpose": "summarization"},
             )
         )
-        if response.usage is not None:
-            run.usage += response.usage
-            if run.listening:
-                run.emit(
-                    TokenUsage(
-                        usage=response.usage,
-                        provider=response.provider or model.provider,
-                        model=response.model or model.model_name,
-                        duration_ms=response.duration_ms or (time.perf_counter() - started) * 1000,
-                        **run.event_meta(),
-                    )
-                )
+        if not response.duration_ms:
+            response.duration_ms = (time.perf_counter() - started) * 1000
+        run.record_usage(response, model)
         return response.message.content.strip()
