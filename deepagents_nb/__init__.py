@@ -18,6 +18,8 @@ from deepagents_nb.events import (
     AgentFailed,
     AgentStarted,
     EventBase,
+    InterruptRaised,
+    InterruptResolved,
     PlanningComplete,
     StateCheckpointed,
     StreamingToken,
@@ -36,13 +38,20 @@ from deepagents_nb.exceptions import (
     ConfigurationError,
     DeepAgentsError,
     MaxTurnsExceededError,
+    HitlError,
     MissingAPIKeyError,
     ModelAPIError,
+    NoPendingInterruptError,
+    PendingInterruptError,
     ToolArgumentsError,
     ToolDefinitionError,
 )
+from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy
 from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.middleware.fs_backends import DirectoryBackend
+from deepagents_nb.middleware.subagents import SubAgentConfig
+from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel, ModelRequest, ModelResponse
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
@@ -56,6 +65,7 @@ __all__ = [
     "AgentCompleted",
     "AgentEvent",
     "AgentFailed",
+    "AgentInterrupt",
     "AgentResult",
     "AgentRun",
     "AgentRunError",
@@ -70,10 +80,16 @@ __all__ = [
     "ConfigurationError",
     "DeepAgent",
     "DeepAgentsError",
+    "DirectoryBackend",
     "EventBase",
     "EventBroadcaster",
     "EventDispatcher",
+    "HitlAction",
+    "HitlError",
+    "HitlPolicy",
     "InMemoryCheckpointer",
+    "InterruptRaised",
+    "InterruptResolved",
     "MaxTurnsExceededError",
     "Message",
     "Middleware",
@@ -81,13 +97,17 @@ __all__ = [
     "ModelAPIError",
     "ModelRequest",
     "ModelResponse",
+    "NoPendingInterruptError",
+    "PendingInterruptError",
     "PlanningComplete",
     "RunContext",
     "StateCheckpointed",
     "StateUpdate",
     "StreamingToken",
     "SubAgentCompleted",
+    "SubAgentConfig",
     "SubAgentStarted",
+    "SummarizationConfig",
     "SyncAgentRun",
     "TodoItem",
     "TodosUpdated",

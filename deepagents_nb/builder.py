@@ -7,12 +7,13 @@ implemented by calling those methods, so the two can never drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.exceptions import ConfigurationError
+from deepagents_nb.hitl import HitlPolicy, as_policy
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.fs_backends import FileBackend
 from deepagents_nb.middleware.stack import StackOptions, default_stack
@@ -44,6 +45,8 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_prompt_caching": "prompt_caching",
     "with_filesystem": "filesystem",
     "with_read_todos": "read_todos",
+    "with_tool_interrupt": "interrupt_on",
+    "with_tool_interrupts": "interrupt_on",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -111,6 +114,24 @@ class ConfigurableAgentBuilder:
     def with_read_todos(self, enabled: bool = True) -> ConfigurableAgentBuilder:
         """Also give the model a `read_todos` tool."""
         self._stack.read_todos = bool(enabled)
+        return self
+
+    def with_tool_interrupt(
+        self, tool_name: str, policy: HitlPolicy | bool = True
+    ) -> ConfigurableAgentBuilder:
+        """Require a human decision before `tool_name` runs (sub-agents' calls included).
+
+        `policy` may be a `HitlPolicy(allow_auto=False, note="why")`, or `True`.
+        """
+        self._config.interrupt_on[tool_name] = as_policy(policy)
+        return self
+
+    def with_tool_interrupts(
+        self, policies: Mapping[str, HitlPolicy | bool]
+    ) -> ConfigurableAgentBuilder:
+        """Several approval policies at once: `{tool_name: policy}`."""
+        for tool_name, policy in policies.items():
+            self.with_tool_interrupt(tool_name, policy)
         return self
 
     def with_name(self, name: str) -> ConfigurableAgentBuilder:
@@ -216,6 +237,7 @@ def create_deep_agent(
     prompt_caching: bool = True,
     filesystem: FileBackend | None = None,
     read_todos: bool = False,
+    interrupt_on: Mapping[str, HitlPolicy | bool] | None = None,
     middleware: Iterable[Middleware] = (),
     checkpointer: Checkpointer | None = None,
     event_broadcasters: Iterable[EventBroadcaster] = (),
@@ -234,6 +256,7 @@ def create_deep_agent(
     builder.with_subagents(subagents).with_general_purpose_agent(general_purpose_agent)
     builder.with_summarization(summarization).with_prompt_caching(prompt_caching)
     builder.with_filesystem(filesystem).with_read_todos(read_todos)
+    builder.with_tool_interrupts(interrupt_on or {})
     if model is not None:
         builder.with_model(model)
     builder.with_tools(tools).with_middleware(*middleware)

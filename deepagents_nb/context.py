@@ -13,6 +13,7 @@ from deepagents_nb.usage import Usage, UsageTracker
 
 if TYPE_CHECKING:
     from deepagents_nb.events import EventBase
+    from deepagents_nb.hitl import HitlAction, HitlPolicy
     from deepagents_nb.models.base import ChatModel, ModelResponse
 
 
@@ -39,6 +40,7 @@ class RunContext:
     streaming: bool = False
     usage: Usage = field(default_factory=Usage.zero)
     tracker: UsageTracker | None = None
+    policies: dict[str, HitlPolicy] = field(default_factory=dict)
     added: list[Message] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -108,6 +110,8 @@ class ToolContext:
     run: RunContext
     call_id: str
     update: StateUpdate = field(default_factory=StateUpdate)
+    resume: tuple[HitlAction, AgentStateSnapshot | None] | None = None
+    """Set when this call continues a paused sub-agent: the decision and its saved state."""
 
     @property
     def thread_id(self) -> str:

@@ -135,6 +135,27 @@ class TokenUsage(EventBase):
     estimated_cost: float | None = None
 
 
+class InterruptRaised(EventBase):
+    """A run stopped before a gated tool call and waits for a human decision."""
+
+    event_type: Literal["interrupt_raised"] = "interrupt_raised"
+    tool_name: str
+    call_id: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    policy_note: str | None = None
+    agent_path: list[str] = Field(default_factory=list)
+
+
+class InterruptResolved(EventBase):
+    """A human decided on an interrupt; the run continues."""
+
+    event_type: Literal["interrupt_resolved"] = "interrupt_resolved"
+    tool_name: str
+    call_id: str
+    action: str
+    agent_path: list[str] = Field(default_factory=list)
+
+
 class StreamingToken(EventBase):
     """A piece of the model's answer as it is generated (streaming runs only)."""
 
@@ -155,6 +176,8 @@ AgentEvent = Annotated[
     | StateCheckpointed
     | PlanningComplete
     | TokenUsage
+    | InterruptRaised
+    | InterruptResolved
     | StreamingToken,
     Field(discriminator="event_type"),
 ]

@@ -23,9 +23,13 @@ them by accident.
     │   │   ├── RateLimitError ........ carries `retry_after` seconds when known
     │   │   ├── OverloadedError
     │   │   ├── ServerError
+    │   │   │   └── ModelConnectionError  connection failed, or a stream was cut
     │   │   ├── ModelTimeoutError
     │   │   ├── BadRequestError
     │   │   └── VendorRequestBlockedError  a real vendor call inside the test suite
+    │   ├── HitlError ................. an approval was asked for in the wrong state
+    │   │   ├── NoPendingInterruptError  resuming a thread that is not paused
+    │   │   └── PendingInterruptError . a new message to a thread paused for approval
     │   ├── ModelBehaviorError ........ a test double ran out of script or mismatched
     │   └── CheckpointerError ......... a store failed or holds unreadable data
     │       ├── CheckpointConflictError  saved against a stale version
@@ -143,6 +147,10 @@ class ServerError(ModelAPIError):
     """The provider answered with a server error."""
 
 
+class ModelConnectionError(ServerError):
+    """The connection to the provider failed, or was cut in the middle of a stream."""
+
+
 class ModelTimeoutError(ModelAPIError):
     """The provider did not answer in time."""
 
@@ -153,6 +161,18 @@ class BadRequestError(ModelAPIError):
 
 class VendorRequestBlockedError(ModelAPIError):
     """A request to a real vendor was attempted while the test guard is on."""
+
+
+class HitlError(DeepAgentsError):
+    """Human-in-the-loop misuse."""
+
+
+class NoPendingInterruptError(HitlError):
+    """`resume_with_approval` on a thread that is not waiting for a decision."""
+
+
+class PendingInterruptError(HitlError):
+    """A new message was sent to a thread that is waiting for a decision."""
 
 
 class ModelBehaviorError(DeepAgentsError):

@@ -79,10 +79,14 @@ class AgentAsSubAgent:
         self.description = description or agent.config.description or agent.name
 
     async def run(self, instruction: str, ctx: ToolContext) -> AgentResult:
+        thread = f"{ctx.thread_id}/{self.name}/{ctx.call_id}"
+        if ctx.resume is not None:
+            # Continue a sub-run that paused for an approval, from the state its parent kept.
+            action, saved = ctx.resume
+            return await self.agent._runner.resume(action, thread, saved, parent=ctx.run)
         files = {p: ctx.read_file(p) for p in (*ctx.state.files, *ctx.update.files)}
         state = AgentStateSnapshot(files={p: c for p, c in files.items() if c is not None})
-        thread = f"{ctx.thread_id}/{self.name}/{ctx.call_id}"
-        return await self.agent._run(instruction, thread, state, parent=ctx.run)
+        return await self.agent._runner.run(instruction, thread, state, parent=ctx.run)
 
 
 class SubAgentMiddleware(Middleware):
@@ -135,7 +139,9 @@ class SubAgentMiddleware(Middleware):
 async def _delegate(sub: SubAgent, instruction: str, ctx: ToolContext) -> str:
     run = ctx.run
     started = time.perf_counter()
-    if run.listening:
+    if ctx.resume is not None and not isinstance(sub, AgentAsSubAgent):
+        raise ToolExecutionError(f"sub-agent {sub.name!r} cannot be resumed after a pause")
+    if run.listening and ctx.resume is None:
         summary = safe_preview(instruction) if run.sanitize else truncate(instruction)
         run.emit(
             SubAgentStarted(
