@@ -22,3 +22,8 @@ def test_readme_python_blocks_run() -> None:
     assert lines[0] == "5 + 3 = 8"
     assert "input_tokens=" in lines[1]
     assert lines[2] == "8"
+    assert lines[3:6] == [
+        "Done.",
+        "Approval needed for delete_file: Deletion needs review",
+        "Done.",
+    ]
