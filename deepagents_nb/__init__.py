@@ -12,6 +12,7 @@ from deepagents_nb.agent import AgentResult, AgentRun, DeepAgent, SyncAgentRun
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.builder import ConfigurableAgentBuilder, create_deep_agent
 from deepagents_nb.context import RunContext, ToolContext
+from deepagents_nb.costs import TokenCosts
 from deepagents_nb.events import (
     AgentCompleted,
     AgentEvent,
@@ -33,6 +34,7 @@ from deepagents_nb.events import (
 )
 from deepagents_nb.exceptions import (
     AgentRunError,
+    BudgetExceededError,
     CheckpointConflictError,
     CheckpointerError,
     ConfigurationError,
@@ -47,19 +49,31 @@ from deepagents_nb.exceptions import (
     ToolDefinitionError,
 )
 from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy
+from deepagents_nb.ledger import UsageLedger
 from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.fs_backends import DirectoryBackend
 from deepagents_nb.middleware.subagents import SubAgentConfig
 from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel, ModelRequest, ModelResponse
+from deepagents_nb.models.registry import ModelConfig, get_default_model
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
+from deepagents_nb.persistence.sqlite import SqliteCheckpointer
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
 from deepagents_nb.tools import Tool, ToolOutcome, tool
+from deepagents_nb.tracking import Budget, TokenTrackingConfig
 from deepagents_nb.usage import Usage
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext deepagents_nb`: registers the `%%agent` and `%agent` magics."""
+    from deepagents_nb.notebook.magics import load_ipython_extension as load
+
+    load(ipython)
+
 
 __all__ = [
     "AgentCompleted",
@@ -71,6 +85,8 @@ __all__ = [
     "AgentRunError",
     "AgentStarted",
     "AgentStateSnapshot",
+    "Budget",
+    "BudgetExceededError",
     "ChatModel",
     "Checkpoint",
     "CheckpointConflictError",
@@ -95,12 +111,14 @@ __all__ = [
     "Middleware",
     "MissingAPIKeyError",
     "ModelAPIError",
+    "ModelConfig",
     "ModelRequest",
     "ModelResponse",
     "NoPendingInterruptError",
     "PendingInterruptError",
     "PlanningComplete",
     "RunContext",
+    "SqliteCheckpointer",
     "StateCheckpointed",
     "StateUpdate",
     "StreamingToken",
@@ -111,6 +129,8 @@ __all__ = [
     "SyncAgentRun",
     "TodoItem",
     "TodosUpdated",
+    "TokenCosts",
+    "TokenTrackingConfig",
     "TokenUsage",
     "Tool",
     "ToolArgumentsError",
@@ -122,6 +142,9 @@ __all__ = [
     "ToolOutcome",
     "ToolStarted",
     "Usage",
+    "UsageLedger",
     "create_deep_agent",
+    "get_default_model",
+    "load_ipython_extension",
     "tool",
 ]

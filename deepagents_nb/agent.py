@@ -18,6 +18,7 @@ from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.events import EventBase
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy, pending_turn
+from deepagents_nb.ledger import UsageLedger
 from deepagents_nb.messages import Message
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.models.base import ChatModel
@@ -123,6 +124,16 @@ class DeepAgent:
     @property
     def middleware(self) -> tuple[Middleware, ...]:
         return self._middleware
+
+    @property
+    def usage(self) -> UsageLedger:
+        """Every model request of this agent and its sub-agents, across threads.
+
+        Without token tracking (`token_tracking=True` turns it on) this is an
+        empty ledger whose repr says tracking is off.
+        """
+        ledger = getattr(self.config.token_tracking, "ledger", None)
+        return ledger if isinstance(ledger, UsageLedger) else UsageLedger(enabled=False)
 
     def add_broadcaster(self, broadcaster: EventBroadcaster) -> None:
         """Send this agent's events to `broadcaster` too."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
@@ -20,8 +21,10 @@ from deepagents_nb.middleware.stack import StackOptions, default_stack
 from deepagents_nb.middleware.subagents import SubAgent, SubAgentConfig
 from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel
+from deepagents_nb.models.registry import ModelConfig, ModelSpec, resolve_model
 from deepagents_nb.persistence.base import Checkpointer
 from deepagents_nb.tools import Tool, ToolFunction, as_tool
+from deepagents_nb.tracking import Budget, TokenTrackingConfig, build_tracker
 
 KEYWORD_TWINS: dict[str, str] = {
     "with_name": "name",
@@ -47,6 +50,13 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_read_todos": "read_todos",
     "with_tool_interrupt": "interrupt_on",
     "with_tool_interrupts": "interrupt_on",
+    "with_token_tracking": "token_tracking",
+    "with_token_tracking_config": "token_tracking",
+    "with_budget": "budget",
+    "with_model_config": "model",
+    "with_openai_chat": "model",
+    "with_anthropic": "model",
+    "with_gemini": "model",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -64,6 +74,8 @@ class ConfigurableAgentBuilder:
         self._config = AgentConfig(instructions=instructions)
         self._stack = StackOptions()
         self._broadcasters: list[EventBroadcaster] = []
+        self._tracking: TokenTrackingConfig | None = None
+        self._budget: Budget | None = None
 
     def with_description(self, description: str) -> ConfigurableAgentBuilder:
         """Say what this agent is for (shown when it is used as a sub-agent)."""
@@ -146,15 +158,42 @@ class ConfigurableAgentBuilder:
         self._config.instructions = instructions
         return self
 
-    def with_model(self, model: ChatModel) -> ConfigurableAgentBuilder:
-        """Use `model` for every model call."""
-        if not isinstance(model, ChatModel):
+    def with_model(self, model: ModelSpec) -> ConfigurableAgentBuilder:
+        """Use `model` for every model call: a `ChatModel`, a "provider:model" string
+        such as "anthropic:claude-sonnet-4-6", a dict of settings or a `ModelConfig`."""
+        if not isinstance(model, ChatModel | str | Mapping | ModelConfig):
             raise ConfigurationError(
                 f"{model!r} is not a ChatModel: it needs `provider`, `model_name`, "
-                f"`complete(request)` and `stream(request)`"
+                f"`complete(request)` and `stream(request)` (or pass 'provider:model', "
+                f"a dict of model settings or a ModelConfig)"
             )
-        self._config.model = model
+        self._config.model = resolve_model(model)
         return self
+
+    def with_model_config(
+        self, config: ModelConfig | Mapping[str, Any]
+    ) -> ConfigurableAgentBuilder:
+        """Use the model a `ModelConfig` (or a dict of its fields) describes."""
+        return self.with_model(config if isinstance(config, ModelConfig) else dict(config))
+
+    def with_openai_chat(self, model: str, **options: Any) -> ConfigurableAgentBuilder:
+        """An OpenAI Chat Completions model (`OpenAIChatModel` options: api_key,
+        base_url for Ollama/vLLM/LM Studio/llama.cpp, max_tokens, temperature, ...)."""
+        from deepagents_nb.models.openai import OpenAIChatModel
+
+        return self.with_model(OpenAIChatModel(model, **options))
+
+    def with_anthropic(self, model: str, **options: Any) -> ConfigurableAgentBuilder:
+        """A Claude model (`AnthropicModel` options: api_key, max_tokens, ...)."""
+        from deepagents_nb.models.anthropic import AnthropicModel
+
+        return self.with_model(AnthropicModel(model, **options))
+
+    def with_gemini(self, model: str, **options: Any) -> ConfigurableAgentBuilder:
+        """A Gemini model (`GeminiModel` options: api_key, max_tokens, ...)."""
+        from deepagents_nb.models.gemini import GeminiModel
+
+        return self.with_model(GeminiModel(model, **options))
 
     def with_tool(self, tool: Tool | ToolFunction) -> ConfigurableAgentBuilder:
         """Add one tool (a `Tool`, or a type-hinted function)."""
@@ -214,10 +253,32 @@ class ConfigurableAgentBuilder:
         self._config.temperature = temperature
         return self
 
+    def with_token_tracking(self, enabled: bool = True) -> ConfigurableAgentBuilder:
+        """Record every model request's tokens and cost in `agent.usage` (on by default)."""
+        self._tracking = TokenTrackingConfig(enabled=bool(enabled))
+        return self
+
+    def with_token_tracking_config(self, config: TokenTrackingConfig) -> ConfigurableAgentBuilder:
+        """Token tracking with chosen events, logging and prices (`custom_costs`)."""
+        if not isinstance(config, TokenTrackingConfig):
+            raise ConfigurationError(f"{config!r} is not a TokenTrackingConfig")
+        self._tracking = config
+        return self
+
+    def with_budget(self, budget: Budget | None) -> ConfigurableAgentBuilder:
+        """Stop runs at a token or cost limit per run or per thread (turns tracking on)."""
+        self._budget = budget
+        return self
+
     def build(self) -> DeepAgent:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
             self._config.dispatcher.add_broadcaster(broadcaster)
+        # A new tracker per build: each agent keeps its own ledger. Tracking is on unless
+        # turned off, so the cost panel and `agent.usage` work without configuration.
+        self._config.token_tracking = build_tracker(
+            self._tracking or TokenTrackingConfig(log_usage=False), self._budget
+        )
         if self._config.model is None:
             return DeepAgent(self._config)  # raises the clear "no model" error
         stack = default_stack(self._config, self._stack)
@@ -225,7 +286,7 @@ class ConfigurableAgentBuilder:
 
 
 def create_deep_agent(
-    model: ChatModel | None = None,
+    model: ModelSpec | None = None,
     instructions: str = "",
     tools: Iterable[Tool | ToolFunction] = (),
     *,
@@ -246,6 +307,8 @@ def create_deep_agent(
     max_turns: int = 50,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    token_tracking: bool | TokenTrackingConfig | None = None,
+    budget: Budget | None = None,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -266,6 +329,12 @@ def create_deep_agent(
         builder.with_event_dispatcher(event_dispatcher)
     for broadcaster in event_broadcasters:
         builder.with_event_broadcaster(broadcaster)
+    if isinstance(token_tracking, TokenTrackingConfig):
+        builder.with_token_tracking_config(token_tracking)
+    elif token_tracking is not None:
+        builder.with_token_tracking(token_tracking)
+    if budget is not None:
+        builder.with_budget(budget)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

@@ -63,7 +63,8 @@ class RunContext:
                 depth=self.depth,
                 duration_ms=response.duration_ms,
             )
-        if self.listening:
+        # A tracker may turn these events off (TokenTrackingConfig.emit_events=False).
+        if self.listening and getattr(self.tracker, "emit_events", True):
             self.emit(
                 TokenUsage(
                     usage=response.usage,

@@ -32,6 +32,11 @@ class AgentStateSnapshot(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    def _repr_html_(self) -> str:
+        from deepagents_nb.display import state_html
+
+        return state_html(self)
+
     def copy_for_run(self) -> AgentStateSnapshot:
         """A copy whose containers can be changed without touching this one.
 

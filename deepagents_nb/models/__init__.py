@@ -1,7 +1,9 @@
 """Chat models: the `ChatModel` protocol, provider adapters and test doubles.
 
-Vendor adapters live in their own modules (`deepagents_nb.models.openai`, ...)
-so their SDKs are imported only when used.
+Vendor adapters live in their own modules (`deepagents_nb.models.openai`,
+`.anthropic`, `.gemini`) so their SDKs are imported only when used; models
+named by "provider:model" strings, dicts or `ModelConfig` are made by
+`deepagents_nb.models.registry`.
 """
 
 from deepagents_nb.models.base import (
@@ -12,12 +14,19 @@ from deepagents_nb.models.base import (
     StreamEvent,
     TextDelta,
 )
+from deepagents_nb.models.recording import RecordingModel, ReplayModel
+from deepagents_nb.models.registry import ModelConfig, get_default_model, resolve_model
 
 __all__ = [
     "ChatModel",
+    "ModelConfig",
     "ModelRequest",
     "ModelResponse",
+    "RecordingModel",
+    "ReplayModel",
     "ResponseComplete",
     "StreamEvent",
     "TextDelta",
+    "get_default_model",
+    "resolve_model",
 ]

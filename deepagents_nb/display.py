@@ -1,0 +1,153 @@
+"""Static HTML and text renderings of results, states and todo lists.
+
+Pure string building (no IPython): notebooks call these through
+`_repr_html_`, and a saved notebook keeps the HTML, so it renders without a
+kernel too. Every piece of text is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import TYPE_CHECKING
+
+from deepagents_nb.messages import Message
+from deepagents_nb.state import AgentStateSnapshot, TodoItem
+
+if TYPE_CHECKING:
+    from deepagents_nb.agent import AgentResult
+    from deepagents_nb.hitl import AgentInterrupt
+
+STATUS_MARK = {"pending": "☐", "in_progress": "◐", "completed": "☑"}
+STATUS_COLOR = {"pending": "#6b7280", "in_progress": "#b45309", "completed": "#15803d"}
+_BOX = (
+    "border:1px solid #d1d5db;border-radius:6px;padding:8px 12px;margin:4px 0;"
+    "font-family:system-ui,sans-serif;font-size:13px"
+)
+
+
+def todos_text(todos: Sequence[TodoItem]) -> str:
+    if not todos:
+        return "(no todos)"
+    return "\n".join(f"{STATUS_MARK[t.status]} {t.content} ({t.status})" for t in todos)
+
+
+def todos_html(todos: Sequence[TodoItem]) -> str:
+    if not todos:
+        return "<div class='dnb-todos'><em>No todos yet.</em></div>"
+    items = "".join(
+        f"<li style='list-style:none;color:{STATUS_COLOR[t.status]}'>"
+        f"{STATUS_MARK[t.status]} {escape(t.content)} <small>({t.status})</small></li>"
+        for t in todos
+    )
+    return f"<ul class='dnb-todos' style='padding-left:4px;margin:0'>{items}</ul>"
+
+
+def files_html(files: Mapping[str, str], *, max_chars: int = 2000) -> str:
+    if not files:
+        return "<div class='dnb-files'><em>No files.</em></div>"
+    parts = []
+    for path, content in sorted(files.items()):
+        shown = content if len(content) <= max_chars else content[:max_chars] + "\n…"
+        parts.append(
+            f"<details><summary><code>{escape(path)}</code> "
+            f"<small>({len(content)} characters)</small></summary>"
+            f"<pre style='white-space:pre-wrap;margin:4px 0'>{escape(shown)}</pre></details>"
+        )
+    return f"<div class='dnb-files'>{''.join(parts)}</div>"
+
+
+def message_html(message: Message) -> str:
+    role = escape(message.role)
+    body = escape(message.content)
+    if message.role == "tool":
+        color = "#b91c1c" if message.is_error else "#374151"
+        return (
+            f"<div style='color:{color}'><b>{escape(message.name or 'tool')}</b> → "
+            f"<pre style='display:inline;white-space:pre-wrap'>{body}</pre></div>"
+        )
+    calls = "".join(
+        f"<div>🔧 <code>{escape(c.name)}</code> "
+        f"<small>{escape(json.dumps(c.args, ensure_ascii=False, default=str))}</small></div>"
+        for c in message.tool_calls
+    )
+    text = f"<span style='white-space:pre-wrap'>{body}</span>" if body else ""
+    return f"<div><b>{role}</b>: {text}{calls}</div>"
+
+
+def messages_html(messages: Iterable[Message]) -> str:
+    return "".join(message_html(m) for m in messages)
+
+
+def interrupt_html(interrupt: AgentInterrupt) -> str:
+    args = json.dumps(interrupt.tool_args, indent=2, ensure_ascii=False, default=str)
+    path = " > ".join(interrupt.agent_path)
+    origin = f" <small>(in {escape(path)})</small>" if path else ""
+    note = f"<div><em>{escape(interrupt.policy_note)}</em></div>" if interrupt.policy_note else ""
+    return (
+        f"<div class='dnb-interrupt' style='{_BOX};border-color:#f59e0b;background:#fffbeb'>"
+        f"⏸ <b>Approval needed</b> for <code>{escape(interrupt.tool_name)}</code>{origin}"
+        f"{note}<pre style='margin:4px 0'>{escape(args)}</pre>"
+        f"<small>thread {escape(interrupt.thread_id)} · call {escape(interrupt.call_id)}</small>"
+        f"</div>"
+    )
+
+
+def result_html(result: AgentResult) -> str:
+    usage = result.usage
+    summary = (
+        f"{usage.requests} model call{'s' if usage.requests != 1 else ''} · "
+        f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens · "
+        f"{result.duration_ms / 1000:.2f} s"
+    )
+    answer = (
+        interrupt_html(result.interrupt)
+        if result.interrupt is not None
+        else f"<div style='white-space:pre-wrap'>{escape(result.text)}</div>"
+    )
+    return (
+        f"<div class='dnb-result' style='{_BOX}'>{answer}"
+        f"<div style='color:#6b7280;margin-top:6px'><small>{summary} · thread "
+        f"{escape(result.thread_id)}</small></div>"
+        f"<details><summary><small>{len(result.messages)} messages in this run</small>"
+        f"</summary>{messages_html(result.messages)}</details></div>"
+    )
+
+
+def state_html(state: AgentStateSnapshot) -> str:
+    return (
+        f"<div class='dnb-state' style='{_BOX}'>"
+        f"<details><summary><b>Messages</b> ({len(state.messages)})</summary>"
+        f"{messages_html(state.messages)}</details>"
+        f"<div><b>Todos</b>{todos_html(state.todos)}</div>"
+        f"<div><b>Files</b> ({len(state.files)}){files_html(state.files)}</div></div>"
+    )
+
+
+class TodoView:
+    """A todo list that shows as HTML in a notebook and as text elsewhere."""
+
+    def __init__(self, todos: Sequence[TodoItem]) -> None:
+        self.todos = list(todos)
+
+    def __repr__(self) -> str:
+        return todos_text(self.todos)
+
+    def _repr_html_(self) -> str:
+        return todos_html(self.todos)
+
+
+class FilesView:
+    """A file map that shows as collapsible HTML in a notebook and as a list elsewhere."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = dict(files)
+
+    def __repr__(self) -> str:
+        if not self.files:
+            return "(no files)"
+        return "\n".join(f"{p} ({len(c)} characters)" for p, c in sorted(self.files.items()))
+
+    def _repr_html_(self) -> str:
+        return files_html(self.files)

@@ -1,0 +1,223 @@
+"""`%%agent` and `%agent`: talk to an agent from a notebook cell.
+
+    %load_ext deepagents_nb
+
+    %%agent -a my_agent -t research
+    Summarise {topic} in three bullet points.
+
+`%agent help` lists the line commands (threads, usage, todos, files, reset,
+approve, reject).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
+
+from deepagents_nb.agent import AgentResult, DeepAgent
+from deepagents_nb.display import FilesView, TodoView
+from deepagents_nb.exceptions import HitlError, MissingAPIKeyError
+from deepagents_nb.hitl import HitlAction
+from deepagents_nb.notebook.plain import PlainPrinter
+
+DEFAULT_STORE = Path(".deepagents") / "threads.db"
+COMMANDS = ("threads", "usage", "todos", "files", "reset", "approve", "reject")
+
+LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
+
+  threads          the agent's threads
+  usage            token and cost per model request (a pandas DataFrame)
+  todos            the thread's todo list
+  files            the thread's virtual files
+  reset            delete the thread
+  approve          approve the thread's pending tool call and continue
+  reject [REASON]  reject it (the model is told the reason) and continue
+  help             this text
+
+%%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
+  The cell is the prompt; {name} is replaced by the variable `name`."""
+
+
+class _Prompt(string.Formatter):
+    """`{name}` interpolation from the notebook's namespace, with a clear error."""
+
+    def __init__(self, namespace: Mapping[str, Any]) -> None:
+        self.namespace = namespace
+
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, int) or key not in self.namespace:
+            raise UsageError(
+                f"the prompt uses {{{key}}} but no variable {key!r} is defined; "
+                f"write {{{{ and }}}} for literal braces"
+            )
+        return self.namespace[key]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="%agent", add_help=False, exit_on_error=False)
+    parser.add_argument("command", nargs="*")
+    parser.add_argument("-a", "--agent")
+    parser.add_argument("-t", "--thread", default="default")
+    parser.add_argument("-m", "--model")
+    parser.add_argument("-o", "--output")
+    parser.add_argument("--no-widgets", action="store_true")
+    return parser
+
+
+_PARSER = _parser()
+
+
+def parse_options(line: str) -> argparse.Namespace:
+    """Parse the magic's options; any mistake is a short `UsageError` with the help text."""
+    try:
+        args, unknown = _PARSER.parse_known_args(shlex.split(line))
+    except (argparse.ArgumentError, ValueError, SystemExit) as exc:
+        raise UsageError(f"{exc}\n\n{LINE_HELP}") from exc
+    if unknown:
+        raise UsageError(f"unknown option {' '.join(unknown)}\n\n{LINE_HELP}")
+    return args
+
+
+@magics_class
+class AgentMagics(Magics):
+    """The `agent` line and cell magic."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self._default_agents: dict[str | None, DeepAgent] = {}
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        assert self.shell is not None
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
+    @line_cell_magic
+    def agent(self, line: str, cell: str | None = None) -> Any:
+        """Run a prompt (cell magic) or a thread command (line magic)."""
+        args = parse_options(line)
+        if cell is None:
+            return self._command(args)
+        if args.command:
+            raise UsageError(f"unexpected words before the cell: {' '.join(args.command)}")
+        prompt = _Prompt(self._namespace).format(cell.strip()) if cell.strip() else ""
+        if not prompt:
+            raise UsageError("the cell is empty: write the prompt below %%agent")
+        agent = self._agent(args.agent, args.model)
+        result = self._run(agent, prompt, args.thread, widgets=not args.no_widgets)
+        if args.output:
+            self._namespace[args.output] = result
+        return None
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    def _agent(self, name: str | None, model: str | None) -> DeepAgent:
+        if name is not None:
+            if name not in self._namespace:
+                raise UsageError(f"no variable named {name!r}; create the agent first")
+            found = self._namespace[name]
+            if not isinstance(found, DeepAgent):
+                raise UsageError(f"{name!r} is not a DeepAgent but a {type(found).__name__}")
+            return found
+        if model not in self._default_agents:
+            self._default_agents[model] = _default_agent(model)
+        return self._default_agents[model]
+
+    def _run(self, agent: DeepAgent, prompt: str, thread: str, *, widgets: bool) -> AgentResult:
+        if widgets:
+            from deepagents_nb.notebook.widgets import RunView
+
+            view = RunView(agent, thread)
+            display(view)  # type: ignore[no-untyped-call]
+            return view.run(prompt)
+        printer = PlainPrinter()
+        run = agent.stream(prompt, thread_id=thread)
+        for event in run:
+            printer.handle(event)
+        printer.finish()
+        assert run.result is not None
+        _print_pause_hint(run.result)
+        return run.result
+
+    def _command(self, args: Any) -> Any:
+        words = list(args.command)
+        command = words.pop(0) if words else "help"
+        if command == "help":
+            print(LINE_HELP)
+            return None
+        if command not in COMMANDS:
+            raise UsageError(f"unknown command {command!r}; try %agent help")
+        agent = self._agent(args.agent, args.model)
+        thread = args.thread
+        if command == "threads":
+            return agent.list_threads()
+        if command == "usage":
+            return agent.usage.to_dataframe()
+        if command == "todos":
+            return TodoView(agent.get_state(thread).todos)
+        if command == "files":
+            return FilesView(agent.get_state(thread).files)
+        if command == "reset":
+            agent.delete_thread(thread)
+            print(f"Thread {thread!r} deleted.")
+            return None
+        action = (
+            HitlAction.accept()
+            if command == "approve"
+            else HitlAction.reject(reason=" ".join(words) or None)
+        )
+        return self._resume(agent, action, thread)
+
+    def _resume(self, agent: DeepAgent, action: HitlAction, thread: str) -> None:
+        if agent.current_interrupt(thread) is None:
+            raise UsageError(f"thread {thread!r} has no pending approval")
+        printer = PlainPrinter()
+        try:
+            run = agent.stream_resume(action, thread_id=thread)
+            for event in run:
+                printer.handle(event)
+        except HitlError as exc:
+            raise UsageError(str(exc)) from exc
+        printer.finish()
+        assert run.result is not None
+        _print_pause_hint(run.result)
+        if not run.result.interrupt:
+            display(run.result)  # type: ignore[no-untyped-call]
+
+
+def _print_pause_hint(result: AgentResult) -> None:
+    if result.interrupt is not None:
+        print(
+            f"{result.interrupt}\n  arguments: {result.interrupt.tool_args}\n"
+            f"  answer with: %agent approve   or   %agent reject REASON"
+            + (f"   (-t {result.thread_id})" if result.thread_id != "default" else "")
+        )
+
+
+def _default_agent(model_spec: str | None) -> DeepAgent:
+    """The built-in agent: the default (or given) model, threads kept in .deepagents/."""
+    from deepagents_nb.builder import create_deep_agent
+    from deepagents_nb.models.registry import get_default_model, resolve_model
+    from deepagents_nb.persistence.sqlite import SqliteCheckpointer
+
+    try:
+        model = resolve_model(model_spec) if model_spec else get_default_model()
+    except MissingAPIKeyError as exc:
+        raise UsageError(f"{exc} Or pass your own agent with -a.") from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    DEFAULT_STORE.parent.mkdir(exist_ok=True)
+    return create_deep_agent(model=model, checkpointer=SqliteCheckpointer(DEFAULT_STORE))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext deepagents_nb` registers the magics."""
+    ipython.register_magics(AgentMagics)

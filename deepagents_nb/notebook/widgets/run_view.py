@@ -1,0 +1,124 @@
+"""`RunView`: what a `%%agent` cell shows: the dashboard, then approvals as they come."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptError
+from deepagents_nb.hitl import AgentInterrupt, HitlAction
+from deepagents_nb.notebook.widgets._base import WidgetView
+from deepagents_nb.notebook.widgets._throttle import Pacing
+from deepagents_nb.notebook.widgets.approval import ApprovalWidget
+from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
+
+if TYPE_CHECKING:
+    from deepagents_nb.agent import AgentResult, DeepAgent, SyncAgentRun
+
+
+class RunView(WidgetView):
+    """A thread's dashboard plus an approval area, driven by `run(prompt)`.
+
+    Display it first, then run: the output streams into the displayed widget.
+    When the run stops for an approval, an `ApprovalWidget` appears below; a
+    click resumes the run into the same dashboard, and a run that pauses again
+    brings the next approval.
+
+    Example::
+
+        view = RunView(agent, "ops")
+        display(view)
+        result = view.run("Clean up /tmp")   # returns when the run ends or pauses
+
+        RunView(agent, "ops").show_pending()  # after a kernel restart
+    """
+
+    def __init__(
+        self,
+        agent: DeepAgent,
+        thread_id: str = "default",
+        *,
+        pacing: Pacing | None = None,
+        max_entries: int = 300,
+    ) -> None:
+        self.agent = agent
+        self.thread_id = thread_id
+        self.pacing = pacing
+        self.dashboard = AgentDashboard(agent, thread_id, pacing=pacing, max_entries=max_entries)
+        self.approvals = widgets.VBox([])
+        self.widget = widgets.VBox([self.dashboard.widget, self.approvals])
+        self.result: AgentResult | None = None
+        self.approval: ApprovalWidget | None = None
+        """The latest approval widget (decided or not)."""
+
+    def run(self, prompt: str) -> AgentResult:
+        """Send `prompt` on the thread, streaming into the dashboard; returns the result.
+
+        A failing run shows its error in the event log and raises as usual. On a
+        thread that still waits for an approval, the approval is shown, then
+        `PendingInterruptError` is raised.
+        """
+        try:
+            return self._follow(self.agent.stream(prompt, thread_id=self.thread_id))
+        except PendingInterruptError:
+            self.show_pending()
+            raise
+
+    def resume(self, action: HitlAction) -> AgentResult:
+        """Answer the pending interrupt from code, as its buttons would; raises if that fails."""
+        approval = self.approval
+        if approval is None or approval.decided:
+            return self._follow(self.agent.stream_resume(action, thread_id=self.thread_id))
+        approval.decide(action)
+        if approval.error is not None:
+            raise approval.error
+        if approval.result is None:
+            raise NoPendingInterruptError(
+                "this call is no longer waiting for approval (answered elsewhere)"
+            )
+        return approval.result
+
+    def show_pending(self) -> ApprovalWidget | None:
+        """Show the approval the thread waits for (read from the checkpointer), if any."""
+        interrupt = self.agent.current_interrupt(self.thread_id)
+        if interrupt is not None:
+            self._ask(interrupt)
+        return self.approval if interrupt is not None else None
+
+    # ----- internals -----------------------------------------------------------------------
+
+    def _follow(self, run: SyncAgentRun) -> AgentResult:
+        try:
+            for event in run:
+                self.dashboard.handle(event)
+        finally:
+            self.dashboard.flush()
+            self.dashboard.refresh()
+        result = run.result
+        assert result is not None  # the iteration ended without an exception
+        self._settle(result)
+        return result
+
+    def _settle(self, result: AgentResult | None) -> None:
+        if result is None:
+            return
+        self.result = result
+        if result.interrupt is not None:
+            self._ask(result.interrupt)
+
+    def _ask(self, interrupt: AgentInterrupt) -> None:
+        self.approval = ApprovalWidget(
+            self.agent,
+            interrupt,
+            self.thread_id,
+            on_event=self.dashboard.handle,
+            on_done=self._after_decision,
+            pacing=self.pacing,
+        )
+        self.approvals.children = (*self.approvals.children, self.approval.widget)
+
+    def _after_decision(self, result: AgentResult | None) -> None:
+        self.dashboard.flush()
+        self.dashboard.refresh()
+        self._settle(result)

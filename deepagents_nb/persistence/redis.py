@@ -1,0 +1,214 @@
+"""`RedisCheckpointer`: threads in Redis, with optional expiry.
+
+Keys, for prefix `p` and thread `t`:
+
+- `p:thread:t:info`: hash, version -> `{"created_at": ..., "metadata": {...}}`
+- `p:thread:t:states`: hash, version -> the state's JSON from `dump_state`
+- `p:threads`: sorted set of thread ids, scored by expiry time (ms, `+inf` without TTL)
+
+Writes are Lua scripts, so checking `expected_version` and adding a version is one
+atomic step on the server, and one round trip. The scripts touch several keys, so
+use a single Redis (or its primary), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from deepagents_nb.events import utc_now
+from deepagents_nb.exceptions import (
+    CheckpointConflictError,
+    CheckpointerError,
+    ConfigurationError,
+)
+from deepagents_nb.persistence._lazy import PerLoop, optional_dependency
+from deepagents_nb.persistence._records import (
+    corrupt,
+    decode_checkpoint,
+    decode_info,
+    encode_metadata,
+)
+from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo
+from deepagents_nb.serialization import dump_state
+from deepagents_nb.state import AgentStateSnapshot
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+# Versions are 1..n and never removed one by one, so the info hash's length is the latest.
+_SAVE = """
+local latest = redis.call('HLEN', KEYS[1])
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= latest then
+  return {0, latest}
+end
+local version = latest + 1
+redis.call('HSET', KEYS[1], version, ARGV[3])
+redis.call('HSET', KEYS[2], version, ARGV[4])
+local now = redis.call('TIME')
+local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
+local expires = '+inf'
+if ARGV[5] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  expires = now_ms + tonumber(ARGV[5])
+end
+redis.call('ZADD', KEYS[3], expires, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_ms)
+return {1, version}
+"""
+_LOAD = """
+local version = ARGV[1]
+if version == '' then
+  version = redis.call('HLEN', KEYS[1])
+end
+local info = redis.call('HGET', KEYS[1], version)
+if not info then
+  return false
+end
+return {tonumber(version), info, redis.call('HGET', KEYS[2], version)}
+"""
+_LIST = """
+local now = redis.call('TIME')
+local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms, '+inf')
+"""
+_DELETE = """
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+"""
+
+
+@dataclass(frozen=True)
+class _Connection:
+    client: Redis
+    save: AsyncScript
+    load: AsyncScript
+    threads: AsyncScript
+    delete: AsyncScript
+
+
+class RedisCheckpointer:
+    """Keeps every version of every thread in Redis (redis-py's asyncio client).
+
+        checkpointer = RedisCheckpointer("redis://localhost:6379/0", ttl_seconds=7 * 86400)
+
+    Args:
+        url: A redis-py URL (`redis://`, `rediss://`, `unix://`).
+        ttl_seconds: When set, each save makes all of a thread's keys expire this long
+            after it; threads no one writes to disappear together with their versions.
+        prefix: Start of every key, to share a database with other data.
+    """
+
+    def __init__(
+        self, url: str, *, ttl_seconds: float | None = None, prefix: str = "deepagents"
+    ) -> None:
+        with optional_dependency("RedisCheckpointer", "redis"):
+            import redis.asyncio as aioredis
+        if ttl_seconds is not None and ttl_seconds * 1000 < 1:
+            raise ConfigurationError(f"ttl_seconds must be positive, got {ttl_seconds}")
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+        self._ttl_ms = "" if ttl_seconds is None else str(int(ttl_seconds * 1000))
+        self._driver = aioredis
+        self._url = url
+        self._connections = PerLoop(self._open, _close)
+
+    def __repr__(self) -> str:
+        return f"RedisCheckpointer(prefix={self.prefix!r}, ttl_seconds={self.ttl_seconds})"
+
+    async def __aenter__(self) -> RedisCheckpointer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connections; a later call opens new ones."""
+        await self._connections.aclose()
+
+    async def save(
+        self,
+        thread_id: str,
+        state: AgentStateSnapshot,
+        *,
+        expected_version: int | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        created_at, meta = utc_now().isoformat(), encode_metadata(metadata)
+        info = f'{{"created_at":"{created_at}","metadata":{meta}}}'
+        expected = "" if expected_version is None else str(expected_version)
+        async with self._connection("save") as redis:
+            saved, version = await redis.save(
+                self._keys(thread_id),
+                [thread_id, expected, info, dump_state(state), self._ttl_ms],
+                client=redis.client,
+            )
+        if not saved:
+            raise CheckpointConflictError(thread_id, expected_version, int(version))
+        return int(version)
+
+    async def load(self, thread_id: str, version: int | None = None) -> Checkpoint | None:
+        async with self._connection("load") as redis:
+            found = await redis.load(
+                self._keys(thread_id)[:2], ["" if version is None else version], client=redis.client
+            )
+        if found is None:
+            return None
+        number, info, state = found
+        return decode_checkpoint(_decode_info(thread_id, int(number), info), state)
+
+    async def delete(self, thread_id: str) -> None:
+        async with self._connection("delete") as redis:
+            await redis.delete(self._keys(thread_id), [thread_id], client=redis.client)
+
+    async def list_threads(self) -> list[str]:
+        async with self._connection("list threads") as redis:
+            members = await redis.threads([f"{self.prefix}:threads"], client=redis.client)
+        return sorted(member.decode() for member in members)
+
+    async def history(self, thread_id: str) -> list[CheckpointInfo]:
+        async with self._connection("history") as redis:
+            infos = await redis.client.hgetall(self._keys(thread_id)[0])
+        versions = sorted((int(version), info) for version, info in infos.items())
+        return [_decode_info(thread_id, version, info) for version, info in versions]
+
+    def _keys(self, thread_id: str) -> list[str]:
+        # Different last words keep one thread's keys from ever naming another's.
+        thread = f"{self.prefix}:thread:{thread_id}"
+        return [f"{thread}:info", f"{thread}:states", f"{self.prefix}:threads"]
+
+    async def _open(self) -> _Connection:
+        client = self._driver.Redis.from_url(self._url)
+        scripts = (client.register_script(s) for s in (_SAVE, _LOAD, _LIST, _DELETE))
+        return _Connection(client, *scripts)
+
+    @asynccontextmanager
+    async def _connection(self, action: str) -> AsyncIterator[_Connection]:
+        try:
+            yield await self._connections.get()
+        except self._driver.RedisError as exc:
+            raise CheckpointerError(f"Redis {action} failed: {exc}") from exc
+
+
+async def _close(connection: _Connection) -> None:
+    await connection.client.aclose()
+
+
+def _decode_info(thread_id: str, version: int, info: bytes | str) -> CheckpointInfo:
+    try:
+        fields = json.loads(info)
+        created_at, metadata = fields["created_at"], fields["metadata"]
+    except (ValueError, TypeError, KeyError):
+        raise corrupt(thread_id, version, "unreadable version info") from None
+    return decode_info(thread_id, version, created_at, metadata)

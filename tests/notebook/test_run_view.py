@@ -1,0 +1,66 @@
+"""`RunView`, what a `%%agent` cell shows; and the notebook package's lazy exports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from IPython.core.formatters import format_display_data
+from widget_fakes import fake_pacing
+
+from deepagents_nb import ToolCall, create_deep_agent
+from deepagents_nb.exceptions import ModelBehaviorError
+from deepagents_nb.models.testing import ScriptedModel
+from deepagents_nb.notebook.widgets import RunView
+
+
+@pytest.mark.filterwarnings("ignore:no price is known")
+def test_run_streams_into_the_dashboard_and_returns_the_result() -> None:
+    script = [
+        ToolCall(name="write_todos", args={"todos": [{"content": "Draft", "status": "completed"}]}),
+        ToolCall(name="write_file", args={"file_path": "/draft.md", "content": "# Draft"}),
+        "Drafted it.",
+    ]
+    agent = create_deep_agent(model=ScriptedModel(script), token_tracking=True)
+    view = RunView(agent, "w", pacing=fake_pacing())
+    result = view.run("Write a draft")
+
+    assert result.text == "Drafted it." and result.interrupt is None and view.result is result
+    board = view.dashboard
+    assert "▶ Write a draft" in board.event_log.html and "Drafted it." in board.event_log.html
+    assert board.todos.todos[0].status == "completed"
+    assert board.files.select.value == "/draft.md" and "# Draft" in board.files.content.value
+    assert "<b>3</b> requests" in board.cost.totals.value
+    assert view.approvals.children == () and view.approval is None
+
+
+def test_a_failing_run_shows_the_error_and_raises() -> None:
+    agent = create_deep_agent(model=ScriptedModel([]))
+    view = RunView(agent, "f", pacing=fake_pacing())
+    with pytest.raises(ModelBehaviorError):
+        view.run("hello?")
+    log = view.dashboard.event_log.html
+    assert "▶ hello?" in log and "✗ ModelBehaviorError" in log and "#b91c1c" in log
+
+
+def test_display_sends_the_widget_view() -> None:
+    view = RunView(create_deep_agent(model=ScriptedModel([])), pacing=fake_pacing())
+    data, _ = format_display_data(view)
+    model_id = data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert model_id == view.widget.model_id
+
+
+def test_notebook_package_loads_widgets_only_when_asked() -> None:
+    heavy = ["ipywidgets", "plotly", "pandas"]
+    code = (
+        "import sys, json, deepagents_nb.notebook as nb; "
+        f"before = [m for m in {heavy!r} if m in sys.modules]; "
+        "nb.RunView, nb.cost_figure; "
+        f"print(json.dumps([before, [m for m in {heavy!r} if m in sys.modules]]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [[], heavy]

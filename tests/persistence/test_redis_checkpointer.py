@@ -1,0 +1,144 @@
+"""Redis specifics: expiry, listing without KEYS, prefixes, and unreadable data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio
+from checkpointer_backends import open_backend, redis_url
+
+from deepagents_nb.exceptions import CheckpointerError, ConfigurationError, CorruptCheckpointError
+from deepagents_nb.persistence.redis import RedisCheckpointer
+from deepagents_nb.serialization import dump_state
+from deepagents_nb.state import AgentStateSnapshot, TodoItem
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[redis.asyncio.Redis]:
+    async with redis.asyncio.Redis.from_url(redis_url()) as client:
+        yield client
+
+
+@pytest.fixture
+async def checkpointer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    async with open_backend("redis", tmp_path, monkeypatch) as cp:
+        yield cp
+
+
+async def test_ttl_applies_to_every_key_of_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: redis.asyncio.Redis
+) -> None:
+    async with open_backend("redis", tmp_path, monkeypatch, ttl_seconds=60) as cp:
+        await cp.save("t", AgentStateSnapshot())
+        await cp.save("t", AgentStateSnapshot())
+        keys = sorted([key.decode() async for key in client.scan_iter(f"{cp.prefix}:thread:*")])
+        assert keys == [f"{cp.prefix}:thread:t:info", f"{cp.prefix}:thread:t:states"]
+        for key in keys:
+            assert 0 < await client.pttl(key) <= 60_000
+
+
+async def test_without_ttl_nothing_expires(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    await checkpointer.save("t", AgentStateSnapshot())
+    async for key in client.scan_iter(f"{checkpointer.prefix}:*"):
+        assert await client.ttl(key) == -1, key
+
+
+async def test_an_expired_thread_is_gone_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_backend("redis", tmp_path, monkeypatch, ttl_seconds=0.2) as cp:
+        await cp.save("short", AgentStateSnapshot())
+        assert await cp.list_threads() == ["short"]
+        await asyncio.sleep(0.35)
+        assert await cp.load("short") is None
+        assert await cp.history("short") == []
+        assert await cp.list_threads() == []
+        assert await cp.save("short", AgentStateSnapshot(), expected_version=0) == 1
+
+
+async def test_each_save_extends_the_ttl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with open_backend("redis", tmp_path, monkeypatch, ttl_seconds=0.4) as cp:
+        for _ in range(3):
+            await cp.save("busy", AgentStateSnapshot())
+            await asyncio.sleep(0.2)
+        assert [info.version for info in await cp.history("busy")] == [1, 2, 3]
+
+
+async def test_list_threads_does_not_use_keys(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    for thread_id in ("a", "b"):
+        await checkpointer.save(thread_id, AgentStateSnapshot())
+
+    async def calls(command: str) -> int:
+        stats = await client.info("commandstats")
+        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    before = [await calls("keys"), await calls("scan")]
+    assert await checkpointer.list_threads() == ["a", "b"]
+    assert [await calls("keys"), await calls("scan")] == before
+
+
+async def test_prefixes_keep_stores_apart(
+    checkpointer: RedisCheckpointer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await checkpointer.save("mine", AgentStateSnapshot())
+    async with open_backend("redis", tmp_path, monkeypatch) as other:
+        await other.save("theirs", AgentStateSnapshot())
+        assert await other.list_threads() == ["theirs"]
+        assert await other.load("mine") is None
+    assert await checkpointer.list_threads() == ["mine"]
+
+
+async def test_the_state_is_stored_as_the_shared_json(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    state = AgentStateSnapshot(todos=[TodoItem(content="x")])
+    await checkpointer.save("t", state)
+    stored = await client.hget(f"{checkpointer.prefix}:thread:t:states", "1")
+    assert stored == dump_state(state)
+
+
+async def test_corrupt_state_names_the_thread_and_version(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    await checkpointer.save("t", AgentStateSnapshot())
+    await client.hset(f"{checkpointer.prefix}:thread:t:states", "1", b"\x00\xffgarbage")
+    with pytest.raises(CorruptCheckpointError, match=r"thread 't' version 1: .*Invalid JSON"):
+        await checkpointer.load("t")
+
+
+async def test_a_missing_state_is_reported_not_returned_empty(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    await checkpointer.save("t", AgentStateSnapshot())
+    await client.hdel(f"{checkpointer.prefix}:thread:t:states", "1")
+    with pytest.raises(CorruptCheckpointError, match="thread 't' version 1: the state is missing"):
+        await checkpointer.load("t", 1)
+
+
+async def test_corrupt_version_info_names_the_thread_and_version(
+    checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
+) -> None:
+    await checkpointer.save("t", AgentStateSnapshot())
+    await client.hset(f"{checkpointer.prefix}:thread:t:info", "1", "{oops")
+    with pytest.raises(CorruptCheckpointError, match="thread 't' version 1"):
+        await checkpointer.history("t")
+
+
+async def test_an_unreachable_server_is_a_checkpointer_error() -> None:
+    cp = RedisCheckpointer("redis://127.0.0.1:1/0")
+    with pytest.raises(CheckpointerError, match="Redis save failed"):
+        await cp.save("t", AgentStateSnapshot())
+    await cp.close()
+
+
+def test_ttl_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="ttl_seconds"):
+        RedisCheckpointer("redis://127.0.0.1:1/0", ttl_seconds=0)
