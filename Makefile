@@ -39,7 +39,8 @@ typecheck: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	# No real keys reach the tests or the notebooks nbval runs; vendor calls are refused.
 	env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY \
-		DEEPAGENTS_NB_BLOCK_VENDOR_REQUESTS=1 $(BIN)/pytest tests --nbval notebooks
+		DEEPAGENTS_NB_BLOCK_VENDOR_REQUESTS=1 $(BIN)/pytest tests --nbval notebooks \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from deepagents_nb.messages import Message
+from deepagents_nb.security import redact_pii, sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, TodoItem
 
 if TYPE_CHECKING:
@@ -44,11 +45,12 @@ def todos_html(todos: Sequence[TodoItem]) -> str:
     return f"<ul class='dnb-todos' style='padding-left:4px;margin:0'>{items}</ul>"
 
 
-def files_html(files: Mapping[str, str], *, max_chars: int = 2000) -> str:
+def files_html(files: Mapping[str, str], *, max_chars: int = 2000, redact: bool = False) -> str:
     if not files:
         return "<div class='dnb-files'><em>No files.</em></div>"
     parts = []
     for path, content in sorted(files.items()):
+        content = redact_pii(content) if redact else content
         shown = content if len(content) <= max_chars else content[:max_chars] + "\n…"
         parts.append(
             f"<details><summary><code>{escape(path)}</code> "
@@ -58,9 +60,10 @@ def files_html(files: Mapping[str, str], *, max_chars: int = 2000) -> str:
     return f"<div class='dnb-files'>{''.join(parts)}</div>"
 
 
-def message_html(message: Message) -> str:
+def message_html(message: Message, *, redact: bool = False) -> str:
+    """One message; `redact=True` removes PII and secrets as events do."""
     role = escape(message.role)
-    body = escape(message.content)
+    body = escape(redact_pii(message.content) if redact else message.content)
     if message.role == "tool":
         color = "#b91c1c" if message.is_error else "#374151"
         return (
@@ -69,19 +72,28 @@ def message_html(message: Message) -> str:
         )
     calls = "".join(
         f"<div>🔧 <code>{escape(c.name)}</code> "
-        f"<small>{escape(json.dumps(c.args, ensure_ascii=False, default=str))}</small></div>"
+        f"<small>{escape(_args_text(c.args, redact))}</small></div>"
         for c in message.tool_calls
     )
     text = f"<span style='white-space:pre-wrap'>{body}</span>" if body else ""
     return f"<div><b>{role}</b>: {text}{calls}</div>"
 
 
-def messages_html(messages: Iterable[Message]) -> str:
-    return "".join(message_html(m) for m in messages)
+def _args_text(args: object, redact: bool) -> str:
+    if redact:
+        args = sanitize_json(args, redact_strings=True)
+    return json.dumps(args, ensure_ascii=False, default=str)
 
 
-def interrupt_html(interrupt: AgentInterrupt) -> str:
-    args = json.dumps(interrupt.tool_args, indent=2, ensure_ascii=False, default=str)
+def messages_html(messages: Iterable[Message], *, redact: bool = False) -> str:
+    return "".join(message_html(m, redact=redact) for m in messages)
+
+
+def interrupt_html(interrupt: AgentInterrupt, *, redact: bool = False) -> str:
+    shown = (
+        sanitize_json(interrupt.tool_args, redact_strings=True) if redact else interrupt.tool_args
+    )
+    args = json.dumps(shown, indent=2, ensure_ascii=False, default=str)
     path = " > ".join(interrupt.agent_path)
     origin = f" <small>(in {escape(path)})</small>" if path else ""
     note = f"<div><em>{escape(interrupt.policy_note)}</em></div>" if interrupt.policy_note else ""
@@ -94,7 +106,31 @@ def interrupt_html(interrupt: AgentInterrupt) -> str:
     )
 
 
-def result_html(result: AgentResult) -> str:
+def result_text(result: AgentResult) -> str:
+    """A plain transcript of a run: tool calls, their results, the answer, the tokens."""
+    lines = []
+    for message in result.messages[1:]:
+        for call in message.tool_calls:
+            lines.append(f"→ {call.name} {_args_text(call.args, False)}")
+        if message.role == "tool":
+            mark = "✗" if message.is_error else "✓"
+            first = message.content.splitlines()[0] if message.content else ""
+            lines.append(f"  {mark} {first[:120]}")
+        elif message.content and message is not result.messages[-1]:
+            lines.append(message.content)
+    if result.interrupt is not None:
+        lines.append(f"⏸ {result.interrupt}")
+    else:
+        lines.append(result.text)
+    usage = result.usage
+    lines.append(
+        f"[{usage.requests} model calls, {usage.input_tokens:,} input + "
+        f"{usage.output_tokens:,} output tokens]"
+    )
+    return "\n".join(lines)
+
+
+def result_html(result: AgentResult, *, redact: bool = False) -> str:
     usage = result.usage
     summary = (
         f"{usage.requests} model call{'s' if usage.requests != 1 else ''} · "
@@ -102,16 +138,17 @@ def result_html(result: AgentResult) -> str:
         f"{result.duration_ms / 1000:.2f} s"
     )
     answer = (
-        interrupt_html(result.interrupt)
+        interrupt_html(result.interrupt, redact=redact)
         if result.interrupt is not None
-        else f"<div style='white-space:pre-wrap'>{escape(result.text)}</div>"
+        else f"<div style='white-space:pre-wrap'>"
+        f"{escape(redact_pii(result.text) if redact else result.text)}</div>"
     )
     return (
         f"<div class='dnb-result' style='{_BOX}'>{answer}"
         f"<div style='color:#6b7280;margin-top:6px'><small>{summary} · thread "
         f"{escape(result.thread_id)}</small></div>"
         f"<details><summary><small>{len(result.messages)} messages in this run</small>"
-        f"</summary>{messages_html(result.messages)}</details></div>"
+        f"</summary>{messages_html(result.messages, redact=redact)}</details></div>"
     )
 
 

@@ -136,7 +136,7 @@ class AgentMagics(Magics):
             from deepagents_nb.notebook.widgets import RunView
 
             view = RunView(agent, thread)
-            display(view)  # type: ignore[no-untyped-call]
+            view.show()
             return view.run(prompt)
         printer = PlainPrinter()
         run = agent.stream(prompt, thread_id=thread)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from html import escape
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from deepagents_nb.display import files_html, result_html, result_text, todos_html
 from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._base import WidgetView
@@ -51,6 +53,51 @@ class RunView(WidgetView):
         self.result: AgentResult | None = None
         self.approval: ApprovalWidget | None = None
         """The latest approval widget (decided or not)."""
+        self._handle: Any = None
+
+    def show(self) -> None:
+        """Display the view, and update its saved output whenever a run ends.
+
+        The output then carries, beside the live widget, a static HTML copy of
+        the run (events, todos, files, cost) and a text transcript, so a saved
+        notebook shows the run in nbviewer, on GitHub, in `nbconvert --to html`
+        and after a kernel restart.
+        """
+        from IPython.display import display
+
+        self._handle = display(self, display_id=True)  # type: ignore[no-untyped-call]
+
+    def _text(self) -> str:
+        if self.result is None:
+            return f"<RunView thread={self.thread_id!r}>"
+        return result_text(self.result)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if self.result is not None:
+            bundle["text/html"] = self.static_html()
+        return bundle
+
+    def static_html(self) -> str:
+        """The run as plain HTML, sanitized like events: no kernel or widget needed to see it."""
+        assert self.result is not None
+        redact = self.agent.config.pii_sanitization
+        state = self.result.state
+        totals = self.agent.usage.total(thread_id=self.thread_id)
+        cost = "unknown" if totals.cost_usd is None else f"${totals.cost_usd:,.4f}"
+        return (
+            f"<div class='dnb-run'>{result_html(self.result, redact=redact)}"
+            f"<details open><summary><b>Events</b></summary>{self.dashboard.event_log.html}"
+            f"</details><details open><summary><b>Todos</b></summary>"
+            f"{todos_html(state.todos)}</details><details><summary><b>Files</b> "
+            f"({len(state.files)})</summary>{files_html(state.files, redact=redact)}</details>"
+            f"<div><small>Thread {escape(self.thread_id)}: {totals.requests} model requests, "
+            f"{totals.total_tokens:,} tokens, estimated cost {cost}</small></div></div>"
+        )
+
+    def _update_saved_output(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self)
 
     def run(self, prompt: str) -> AgentResult:
         """Send `prompt` on the thread, streaming into the dashboard; returns the result.
@@ -98,6 +145,7 @@ class RunView(WidgetView):
         result = run.result
         assert result is not None  # the iteration ended without an exception
         self._settle(result)
+        self._update_saved_output()
         return result
 
     def _settle(self, result: AgentResult | None) -> None:
@@ -122,3 +170,4 @@ class RunView(WidgetView):
         self.dashboard.flush()
         self.dashboard.refresh()
         self._settle(result)
+        self._update_saved_output()
