@@ -10,6 +10,7 @@ the private loop lives as long as the process.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -60,6 +61,16 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         # Interrupting the kernel stops the run too, not just the wait for it.
         future.cancel()
         raise
+
+
+def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Start `coro` on the private loop and return at once (for background runs)."""
+    try:
+        loop = _check_not_on_loop()
+    except ConfigurationError:
+        coro.close()
+        raise
+    return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
 _DONE = object()

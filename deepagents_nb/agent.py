@@ -7,6 +7,7 @@ a running event loop (a Jupyter cell).
 from __future__ import annotations
 
 import asyncio
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from deepagents_nb._sync import iterate_sync, run_sync
+from deepagents_nb.background import RunHandle
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.events import EventBase
 from deepagents_nb.exceptions import ConfigurationError
@@ -21,6 +23,8 @@ from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy, pending_t
 from deepagents_nb.ledger import UsageLedger
 from deepagents_nb.messages import Message
 from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.middleware.filesystem import FilesystemMiddleware
+from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.models.base import ChatModel
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer, CheckpointInfo
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
@@ -176,6 +180,14 @@ class DeepAgent:
         """Sync twin of `astream`: iterate events, then read `.result`."""
         return SyncAgentRun(self.astream(text, thread_id, state))
 
+    def start(self, text: str, thread_id: str = "default") -> RunHandle:
+        """Run in the background and return a `RunHandle` at once; other cells keep running.
+
+        handle = agent.start("Research the topic", thread_id="bg")
+        handle.done(); handle.cancel(); handle.result()
+        """
+        return RunHandle(self.astream(text, thread_id), thread_id)
+
     # ----- approvals -----------------------------------------------------------------------
 
     async def aresume_with_approval(
@@ -205,6 +217,35 @@ class DeepAgent:
     def current_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
         """Sync twin of `acurrent_interrupt`."""
         return run_sync(self.acurrent_interrupt(thread_id))
+
+    # ----- kernel data as files -------------------------------------------------------------
+
+    def mount(self, **objects: Any) -> dict[str, str]:
+        """Show variables read-only in the virtual filesystem, under /kernel/.
+
+        A DataFrame reads as its schema and a CSV preview, a string as text,
+        anything else by repr; every read sees the variable's current value, and
+        no tool can write through a mount. Returns path -> variable name.
+
+            agent.mount(sales=sales_df, brief=brief_text)  # /kernel/sales.csv, /kernel/brief.txt
+        """
+        mounts = self._mounts()
+        for name, obj in objects.items():
+            mounts.add(name, obj)
+        return mounts.paths()
+
+    def unmount(self, *names: str) -> None:
+        """Stop showing these variables."""
+        mounts = self._mounts()
+        for name in names:
+            mounts.remove(name)
+
+    def _mounts(self) -> Mounts:
+        for m in self._middleware:
+            backend = getattr(m, "backend", None)
+            if isinstance(m, FilesystemMiddleware) and isinstance(backend, MountedBackend):
+                return backend.mounts
+        raise ConfigurationError("this agent has no filesystem middleware to mount files into")
 
     # ----- threads and state ---------------------------------------------------------------
 
@@ -264,6 +305,27 @@ class DeepAgent:
     def list_threads(self) -> list[str]:
         """Sync twin of `alist_threads`."""
         return run_sync(self.alist_threads())
+
+    async def afork(self, thread_id: str, version: int, new_thread_id: str | None = None) -> str:
+        """Start a new thread from a stored version of another; the original is untouched.
+
+        Returns the new thread's id (`<thread>-fork-<random>` unless given).
+        """
+        checkpoint = await self.checkpointer.load(thread_id, version)
+        if checkpoint is None:
+            raise ConfigurationError(f"thread {thread_id!r} has no version {version} to fork")
+        new_id = new_thread_id or f"{thread_id}-fork-{uuid.uuid4().hex[:6]}"
+        await self.checkpointer.save(
+            new_id,
+            checkpoint.state,
+            expected_version=0,  # never overwrite an existing thread
+            metadata={"forked_from": thread_id, "forked_version": version},
+        )
+        return new_id
+
+    def fork(self, thread_id: str, version: int, new_thread_id: str | None = None) -> str:
+        """Sync twin of `afork`."""
+        return run_sync(self.afork(thread_id, version, new_thread_id))
 
     async def ahistory(self, thread_id: str = "default") -> list[CheckpointInfo]:
         """The thread's stored versions, oldest first (for time travel)."""

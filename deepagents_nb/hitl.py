@@ -82,6 +82,9 @@ class AgentInterrupt(BaseModel):
     thread_id: str
     created_at: datetime = Field(default_factory=utc_now)
     agent_path: list[str] = Field(default_factory=list)
+    diff: str | None = None
+    """What the call would change, when a middleware can tell (a unified diff for
+    `write_file` and `edit_file`)."""
 
     def __str__(self) -> str:
         where = " > ".join(self.agent_path)

@@ -98,6 +98,7 @@ class Runner:
         self._after_model = [m for m in middleware if overrides(m, "after_model")]
         self._before_tool = [m for m in middleware if overrides(m, "before_tool")]
         self._after_tool = [m for m in middleware if overrides(m, "after_tool")]
+        self._describers = [m for m in middleware if overrides(m, "describe_call")]
         handler: ToolHandler = self._invoke_tool
         for m in reversed([m for m in middleware if overrides(m, "wrap_tool")]):
             handler = _bind_wrap(m.wrap_tool, handler)
@@ -184,7 +185,7 @@ class Runner:
                 calls = response.message.tool_calls
                 if calls:
                     turn = await self._start_turn(run, calls)
-                    interrupt = self._next_interrupt(run, turn)
+                    interrupt = await self._next_interrupt(run, turn)
                     version = await self._close_turn(run, turn, interrupt, version, persist)
                     if interrupt is not None:
                         return await self._pause(run, interrupt, started, persist)
@@ -361,7 +362,7 @@ class Runner:
                 _settle(entry, outcome)
         return turn
 
-    def _next_interrupt(self, run: RunContext, turn: PendingTurn) -> AgentInterrupt | None:
+    async def _next_interrupt(self, run: RunContext, turn: PendingTurn) -> AgentInterrupt | None:
         head = turn.head()
         if head is None:
             return None
@@ -373,10 +374,19 @@ class Runner:
                 call_id=head.call.id,
                 policy_note=policy.note,
                 thread_id=run.thread_id,
+                diff=await self._describe(head.call, run),
             )
         elif head.interrupt.thread_id != run.thread_id:
             head.interrupt = head.interrupt.model_copy(update={"thread_id": run.thread_id})
         return head.interrupt
+
+    async def _describe(self, call: ToolCall, run: RunContext) -> str | None:
+        ctx = ToolContext(run=run, call_id=call.id)
+        for m in self._describers:
+            described = await m.describe_call(call, ctx)
+            if described is not None:
+                return described
+        return None
 
     async def _decide(
         self, run: RunContext, turn: PendingTurn, action: HitlAction
@@ -422,7 +432,7 @@ class Runner:
             outcome = CallResult(content=action.message or "")
         head.interrupt = None
         _settle(head, outcome)
-        return self._next_interrupt(run, turn)
+        return await self._next_interrupt(run, turn)
 
     async def _close_turn(
         self,

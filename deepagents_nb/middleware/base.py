@@ -55,6 +55,10 @@ class Middleware:
         """Inspect or change a tool's outcome."""
         return outcome
 
+    async def describe_call(self, call: ToolCall, ctx: ToolContext) -> str | None:
+        """A preview of what `call` would change, shown to whoever approves it (e.g. a diff)."""
+        return None
+
     async def wrap_tool(
         self, call: ToolCall, ctx: ToolContext, call_next: ToolHandler
     ) -> ToolOutcome:

@@ -6,10 +6,12 @@ maps the same tools onto a real directory, confined to its root.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from deepagents_nb.context import ToolContext
+from deepagents_nb.messages import ToolCall
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.fs_backends import (
     FileBackend,
@@ -31,6 +33,39 @@ You have a filesystem shared with the user and your sub-agents: `ls` lists files
 `edit_file` changes an existing one by exact string replacement, `glob` finds files
 by name pattern and `grep` finds text inside files. Paths start with `/`.
 Keep long notes, drafts and results in files rather than in your replies."""
+
+
+def apply_edit(
+    path: str, content: str, old_string: str, new_string: str, replace_all: bool = False
+) -> tuple[str, int]:
+    """`content` with `old_string` replaced, and how many times; errors a model can act on."""
+    if old_string == "":
+        raise FileToolError("old_string is empty; give the exact text to replace.")
+    if old_string == new_string:
+        raise FileToolError("old_string and new_string are the same; nothing to change.")
+    count = content.count(old_string)
+    if count == 0:
+        raise FileToolError(
+            f"old_string was not found in {path}. Read the file and copy the text "
+            f"exactly, including whitespace."
+        )
+    if count > 1 and not replace_all:
+        raise FileToolError(
+            f"old_string occurs {count} times in {path}. Add surrounding text to make "
+            f"it unique, or set replace_all to true to replace every occurrence."
+        )
+    return content.replace(old_string, new_string), count
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    """A unified diff of one file, as `diff -u` prints it."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a{path}" if old else "/dev/null",
+        tofile=f"b{path}",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _numbered(lines: list[str], first: int) -> str:
@@ -57,6 +92,28 @@ class FilesystemMiddleware(Middleware):
 
     def system_prompt(self) -> str:
         return FILESYSTEM_PROMPT
+
+    async def describe_call(self, call: ToolCall, ctx: ToolContext) -> str | None:
+        """For `write_file` and `edit_file`: the change as a unified diff against the file."""
+        if call.name not in ("write_file", "edit_file") or not isinstance(call.args, dict):
+            return None
+        args: dict[str, Any] = call.args
+        try:
+            path = normalize_path(str(args.get("file_path", "")))
+            old = await self.backend.read(ctx, path) or ""
+            if call.name == "write_file":
+                new = str(args.get("content", ""))
+            else:
+                new, _ = apply_edit(
+                    path,
+                    old,
+                    str(args.get("old_string", "")),
+                    str(args.get("new_string", "")),
+                    bool(args.get("replace_all", False)),
+                )
+        except FileToolError:
+            return None  # the call would fail; the approver sees its arguments instead
+        return unified_diff(path, old, new)
 
     async def _require(self, ctx: ToolContext, path: str) -> str:
         content = await self.backend.read(ctx, path)
@@ -155,22 +212,8 @@ class FilesystemMiddleware(Middleware):
             """
             path = normalize_path(file_path)
             content = await self._require(ctx, path)
-            if old_string == "":
-                raise FileToolError("old_string is empty; give the exact text to replace.")
-            if old_string == new_string:
-                raise FileToolError("old_string and new_string are the same; nothing to change.")
-            count = content.count(old_string)
-            if count == 0:
-                raise FileToolError(
-                    f"old_string was not found in {path}. Read the file and copy the text "
-                    f"exactly, including whitespace."
-                )
-            if count > 1 and not replace_all:
-                raise FileToolError(
-                    f"old_string occurs {count} times in {path}. Add surrounding text to make "
-                    f"it unique, or set replace_all to true to replace every occurrence."
-                )
-            await backend.write(ctx, path, content.replace(old_string, new_string))
+            edited, count = apply_edit(path, content, old_string, new_string, replace_all)
+            await backend.write(ctx, path, edited)
             return f"Replaced {count} occurrence{'s' if count > 1 else ''} in {path}."
 
         @tool(name="glob", inline=True)

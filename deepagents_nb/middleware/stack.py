@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.filesystem import FilesystemMiddleware
-from deepagents_nb.middleware.fs_backends import FileBackend
+from deepagents_nb.middleware.fs_backends import FileBackend, StateBackend
+from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.middleware.planning import PlanningMiddleware
 from deepagents_nb.middleware.prompt_caching import AnthropicPromptCachingMiddleware
 from deepagents_nb.middleware.subagents import (
@@ -37,13 +38,14 @@ class StackOptions:
     prompt_caching: bool = True
     filesystem: FileBackend | None = None
     read_todos: bool = False
+    mounts: Mounts = field(default_factory=Mounts)
 
 
 def _worker_stack(options: StackOptions) -> list[Middleware]:
     """What every agent gets: plan, files, summaries, caching (no further sub-agents)."""
     stack: list[Middleware] = [
         PlanningMiddleware(read_todos=options.read_todos),
-        FilesystemMiddleware(options.filesystem),
+        FilesystemMiddleware(MountedBackend(options.filesystem or StateBackend(), options.mounts)),
     ]
     if options.summarization is not None:
         stack.append(SummarizationMiddleware(options.summarization))
