@@ -54,7 +54,7 @@ class AgentConfig:
     interrupt_on: dict[str, HitlPolicy] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(repr=False)
 class AgentResult:
     """What a run produced.
 
@@ -74,6 +74,17 @@ class AgentResult:
 
     def __str__(self) -> str:
         return self.text
+
+    def __repr__(self) -> str:
+        # Without run ids and timings, so it reads well and saved notebooks stay stable.
+        from deepagents_nb.display import result_text
+
+        return f"AgentResult(thread_id={self.thread_id!r})\n{result_text(self)}"
+
+    def _repr_html_(self) -> str:
+        from deepagents_nb.display import result_html
+
+        return result_html(self)
 
 
 class DeepAgent:

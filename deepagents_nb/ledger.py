@@ -161,6 +161,32 @@ class UsageLedger:
         cost = "cost unknown" if t.cost_usd is None else f"${t.cost_usd:.6f}"
         return f"UsageLedger({t.requests} requests, {t.total_tokens:,} tokens, {cost})"
 
+    def _repr_html_(self) -> str:
+        """Totals per agent and model as a small table (no pandas needed)."""
+        from html import escape
+
+        if not self.enabled or not self._records:
+            return f"<div><em>{escape(repr(self))}</em></div>"
+        groups: dict[tuple[str, str], _Tally] = {}
+        for r in self.records:
+            groups.setdefault((r.agent, r.model), _Tally()).add(r)
+        rows = []
+        for (agent, model), tally in sorted(groups.items()):
+            t = tally.result()
+            cost = "unknown" if t.cost_usd is None else f"${t.cost_usd:,.6f}"
+            rows.append(
+                f"<tr><td>{escape(agent)}</td><td>{escape(model)}</td><td>{t.requests}</td>"
+                f"<td>{t.input_tokens:,}</td><td>{t.output_tokens:,}</td><td>{cost}</td></tr>"
+            )
+        head = (
+            "<tr><th>agent</th><th>model</th><th>requests</th><th>input tokens</th>"
+            "<th>output tokens</th><th>cost (USD)</th></tr>"
+        )
+        return (
+            f"<div><b>{escape(repr(self))}</b><table>{head}{''.join(rows)}</table>"
+            f"<small>agent.usage.to_dataframe() has one row per request.</small></div>"
+        )
+
     def __len__(self) -> int:
         return len(self._records)
 

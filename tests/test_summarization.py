@@ -133,3 +133,22 @@ def test_deep_agent_end_to_end() -> None:
     assert len(summarizer.requests) >= 1
     assert result.state.messages[0].content.startswith(SUMMARY_PREFIX)
     assert not any(m.is_error for m in result.messages if m.role == "tool")
+
+
+def test_incremental_estimate_matches_a_full_count() -> None:
+    from deepagents_nb.context import RunContext
+    from deepagents_nb.middleware.summarization import SummarizationMiddleware, estimate_tokens
+    from deepagents_nb.state import AgentStateSnapshot
+
+    middleware = SummarizationMiddleware()
+    state = AgentStateSnapshot()
+    run = RunContext(
+        thread_id="t", run_id="r", agent_name="a", state=state, emit=lambda e: None,
+        model=ScriptedModel([]),
+    )  # fmt: skip
+    for step in range(1, 8):
+        state.messages.append(Message.user("x" * (37 * step)))
+        state.messages.append(Message.assistant(tool_calls=[ToolCall(name="ls", args={"p": step})]))
+        assert middleware._estimate(state.messages, run) == estimate_tokens(state.messages)
+    state.messages[:] = [Message.user("short")]  # a summary rewrote the thread
+    assert middleware._estimate(state.messages, run) == estimate_tokens(state.messages)

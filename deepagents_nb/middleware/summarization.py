@@ -23,6 +23,7 @@ from deepagents_nb.models.base import ModelRequest
 if TYPE_CHECKING:
     from deepagents_nb.models.base import ChatModel
 
+_ESTIMATE_KEY = "summarization_token_estimate"
 SUMMARY_PREFIX = "Summary of the earlier conversation (older messages were condensed):"
 
 SUMMARY_INSTRUCTIONS = """You condense conversations between a user and an AI agent so the \
@@ -32,14 +33,18 @@ which tools and what it returned, and what remains to do. Be concise but lose no
 agent needs. Answer with the summary only."""
 
 
-def estimate_tokens(messages: Sequence[Message]) -> int:
-    """A quick estimate: about four characters per token."""
+def _chars(messages: Sequence[Message]) -> int:
     chars = 0
     for message in messages:
         chars += len(message.content)
         for call in message.tool_calls:
             chars += len(call.name) + len(str(call.args))
-    return chars // 4
+    return chars
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """A quick estimate: about four characters per token."""
+    return _chars(messages) // 4
 
 
 @dataclass
@@ -95,9 +100,25 @@ class SummarizationMiddleware(Middleware):
     def __init__(self, config: SummarizationConfig | None = None) -> None:
         self.config = config or SummarizationConfig()
 
+    def _estimate(self, messages: list[Message], run: RunContext) -> int:
+        """The thread's token estimate, counting only messages added since the last call.
+
+        Messages are only appended between calls (a summary rewrites the list and
+        resets the count), so the default per-message estimate adds up; a custom
+        counter is called on the whole list.
+        """
+        if self.config.token_counter is not estimate_tokens:
+            return self.config.token_counter(messages)
+        counted, chars, last = run.metadata.get(_ESTIMATE_KEY, (0, 0, None))
+        if counted > len(messages) or (counted and messages[counted - 1] is not last):
+            counted, chars = 0, 0
+        chars += _chars(messages[counted:])
+        run.metadata[_ESTIMATE_KEY] = (len(messages), chars, messages[-1] if messages else None)
+        return int(chars) // 4
+
     async def before_model(self, request: ModelRequest, run: RunContext) -> ModelRequest:
         messages = run.state.messages
-        if self.config.token_counter(messages) <= self.config.max_tokens_before_summary:
+        if self._estimate(messages, run) <= self.config.max_tokens_before_summary:
             return request
         cut = find_cut(messages, self.config.messages_to_keep)
         if cut == 0:

@@ -109,17 +109,9 @@ class ScriptedModel:
         provider: str = "scripted",
     ) -> None:
         self._responses = list(responses)
-        self._provider = provider
-        self._model_name = model_name
+        self.provider = provider
+        self.model_name = model_name
         self.requests: list[ModelRequest] = []
-
-    @property
-    def provider(self) -> str:
-        return self._provider
-
-    @property
-    def model_name(self) -> str:
-        return self._model_name
 
     @property
     def remaining(self) -> int:
@@ -139,7 +131,7 @@ class ScriptedModel:
             )
         self.requests.append(request)
         return to_response(
-            self._responses[index], request, provider=self._provider, model=self._model_name
+            self._responses[index], request, provider=self.provider, model=self.model_name
         )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
@@ -164,24 +156,16 @@ class FunctionModel:
         self, fn: ResponseFunction, *, model_name: str = "function", provider: str = "function"
     ) -> None:
         self._fn = fn
-        self._provider = provider
-        self._model_name = model_name
+        self.provider = provider
+        self.model_name = model_name
         self.requests: list[ModelRequest] = []
-
-    @property
-    def provider(self) -> str:
-        return self._provider
-
-    @property
-    def model_name(self) -> str:
-        return self._model_name
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
         item = self._fn(request)
         if inspect.isawaitable(item):
             item = await item
-        return to_response(item, request, provider=self._provider, model=self._model_name)
+        return to_response(item, request, provider=self.provider, model=self.model_name)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         response = await self.complete(request)

@@ -16,6 +16,7 @@ _LAZY = {
     "EventLog": "deepagents_nb.notebook.widgets",
     "FileBrowser": "deepagents_nb.notebook.widgets",
     "RunView": "deepagents_nb.notebook.widgets",
+    "Timeline": "deepagents_nb.notebook.widgets",
     "TodoList": "deepagents_nb.notebook.widgets",
     "cost_figure": "deepagents_nb.notebook.charts",
 }

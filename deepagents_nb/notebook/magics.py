@@ -23,13 +23,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
 from deepagents_nb.agent import AgentResult, DeepAgent
+from deepagents_nb.background import RunHandle
 from deepagents_nb.display import FilesView, TodoView
 from deepagents_nb.exceptions import HitlError, MissingAPIKeyError
 from deepagents_nb.hitl import HitlAction
 from deepagents_nb.notebook.plain import PlainPrinter
 
 DEFAULT_STORE = Path(".deepagents") / "threads.db"
-COMMANDS = ("threads", "usage", "todos", "files", "reset", "approve", "reject")
+COMMANDS = ("threads", "usage", "todos", "files", "reset", "approve", "reject", "export")
 
 LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
 
@@ -40,10 +41,15 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   reset            delete the thread
   approve          approve the thread's pending tool call and continue
   reject [REASON]  reject it (the model is told the reason) and continue
+  export PATH VAR  copy the thread's virtual file PATH into the variable VAR
   help             this text
 
 %%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
-  The cell is the prompt; {name} is replaced by the variable `name`."""
+        [--mount VAR,VAR] [--background]
+  The cell is the prompt; {name} is replaced by the variable `name`.
+  --mount shows those variables read-only to the agent under /kernel/.
+  --background returns at once: other cells run while the agent works
+  (-o then holds the RunHandle: .done(), .result(), .cancel())."""
 
 
 class _Prompt(string.Formatter):
@@ -69,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-m", "--model")
     parser.add_argument("-o", "--output")
     parser.add_argument("--no-widgets", action="store_true")
+    parser.add_argument("--mount", default="")
+    parser.add_argument("--background", action="store_true")
     return parser
 
 
@@ -112,9 +120,14 @@ class AgentMagics(Magics):
         if not prompt:
             raise UsageError("the cell is empty: write the prompt below %%agent")
         agent = self._agent(args.agent, args.model)
-        result = self._run(agent, prompt, args.thread, widgets=not args.no_widgets)
+        self._mount(agent, args.mount)
+        outcome: Any
+        if args.background:
+            outcome = self._start(agent, prompt, args.thread, widgets=not args.no_widgets)
+        else:
+            outcome = self._run(agent, prompt, args.thread, widgets=not args.no_widgets)
         if args.output:
-            self._namespace[args.output] = result
+            self._namespace[args.output] = outcome
         return None
 
     # ----- helpers -------------------------------------------------------------------------
@@ -130,6 +143,24 @@ class AgentMagics(Magics):
         if model not in self._default_agents:
             self._default_agents[model] = _default_agent(model)
         return self._default_agents[model]
+
+    def _mount(self, agent: DeepAgent, names: str) -> None:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        missing = [n for n in wanted if n not in self._namespace]
+        if missing:
+            raise UsageError(f"cannot mount {', '.join(missing)}: no such variable")
+        agent.mount(**{n: self._namespace[n] for n in wanted})
+
+    def _start(self, agent: DeepAgent, prompt: str, thread: str, *, widgets: bool) -> RunHandle:
+        if widgets:
+            from deepagents_nb.notebook.widgets import RunView
+
+            view = RunView(agent, thread)
+            view.show()
+            return view.start(prompt)
+        handle = agent.start(prompt, thread_id=thread)
+        print(f"Started in the background on thread {thread!r}; other cells can run now.")
+        return handle
 
     def _run(self, agent: DeepAgent, prompt: str, thread: str, *, widgets: bool) -> AgentResult:
         if widgets:
@@ -165,6 +196,8 @@ class AgentMagics(Magics):
             return TodoView(agent.get_state(thread).todos)
         if command == "files":
             return FilesView(agent.get_state(thread).files)
+        if command == "export":
+            return self._export(agent, thread, words)
         if command == "reset":
             agent.delete_thread(thread)
             print(f"Thread {thread!r} deleted.")
@@ -175,6 +208,19 @@ class AgentMagics(Magics):
             else HitlAction.reject(reason=" ".join(words) or None)
         )
         return self._resume(agent, action, thread)
+
+    def _export(self, agent: DeepAgent, thread: str, words: list[str]) -> None:
+        if len(words) != 2 or not words[1].isidentifier():
+            raise UsageError("usage: %agent export PATH VARIABLE [-a AGENT] [-t THREAD]")
+        path, variable = words
+        files = agent.get_state(thread).files
+        key = path if path in files else "/" + path.lstrip("/")
+        if key not in files:
+            known = ", ".join(sorted(files)) or "none"
+            raise UsageError(f"thread {thread!r} has no file {path!r} (files: {known})")
+        # The one way agent output reaches the kernel: an explicit, named copy.
+        self._namespace[variable] = files[key]
+        print(f"{variable} = text of {key} ({len(files[key])} characters)")
 
     def _resume(self, agent: DeepAgent, action: HitlAction, thread: str) -> None:
         if agent.current_interrupt(thread) is None:

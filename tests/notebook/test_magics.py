@@ -10,7 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from deepagents_nb import AgentResult, HitlPolicy, InMemoryCheckpointer, ToolCall, create_deep_agent
 from deepagents_nb import tool as make_tool
-from deepagents_nb.models.testing import ScriptedModel
+from deepagents_nb.models.base import ModelRequest
+from deepagents_nb.models.testing import FunctionModel, ScriptedModel
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def shell() -> Iterator[InteractiveShell]:
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "deepagents_nb")
     yield ip
-    for name in ("bot", "topic", "out", "gated", "not_an_agent"):
+    for name in ("bot", "topic", "out", "gated", "not_an_agent", "notes"):
         ip.user_ns.pop(name, None)
 
 
@@ -130,3 +131,41 @@ def test_approve_and_reject_without_widgets(
 def test_default_agent_without_a_key_is_a_short_error(shell: InteractiveShell) -> None:
     with pytest.raises(UsageError, match="ANTHROPIC_API_KEY"):
         shell.run_cell_magic("agent", "--no-widgets", "hello")
+
+
+def test_mount_and_export(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[str] = []
+
+    def model(request: ModelRequest) -> ToolCall | str:
+        last = request.messages[-1]
+        if last.role == "user":
+            return ToolCall(name="read_file", args={"file_path": "/kernel/notes.txt"})
+        if last.name == "read_file":
+            seen.append(last.content)
+            return ToolCall(name="write_file", args={"file_path": "/out.md", "content": "summary"})
+        return "wrote /out.md"
+
+    shell.user_ns["bot"] = create_deep_agent(model=FunctionModel(model))
+    shell.user_ns["notes"] = "buy milk"
+    shell.run_cell_magic("agent", "-a bot -t m --mount notes --no-widgets", "summarise my notes")
+    assert seen == ["     1\tbuy milk"]
+
+    shell.run_line_magic("agent", "export /out.md out -a bot -t m")
+    assert shell.user_ns["out"] == "summary"
+    assert shell.user_ns["notes"] == "buy milk"
+    with pytest.raises(UsageError, match=r"no file '/nope\.md'"):
+        shell.run_line_magic("agent", "export /nope.md out -a bot -t m")
+    with pytest.raises(UsageError, match="usage: %agent export"):
+        shell.run_line_magic("agent", "export /out.md -a bot -t m")
+    with pytest.raises(UsageError, match="cannot mount ghost"):
+        shell.run_cell_magic("agent", "-a bot --mount ghost --no-widgets", "hi")
+
+
+def test_background_cell_returns_a_handle(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.user_ns["bot"] = create_deep_agent(model=ScriptedModel(["later"]))
+    shell.run_cell_magic("agent", "-a bot -t bg --background --no-widgets -o out", "go")
+    assert "Started in the background on thread 'bg'" in capsys.readouterr().out
+    handle = shell.user_ns["out"]
+    assert handle.result(timeout=5).text == "later"

@@ -2,7 +2,7 @@
 
 Each view wraps an ipywidgets container (`view.widget`) and displays as it.
 Feed views a run's events with `handle(event)`; `RunView` does it all for a
-`%%agent` cell.
+`%%agent` cell. `Timeline` rewinds a thread to any saved version and forks it.
 """
 
 from deepagents_nb.notebook.widgets._throttle import Pacing, Throttle
@@ -12,6 +12,7 @@ from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
 from deepagents_nb.notebook.widgets.event_log import EventLog
 from deepagents_nb.notebook.widgets.files import FileBrowser
 from deepagents_nb.notebook.widgets.run_view import RunView
+from deepagents_nb.notebook.widgets.timeline import Timeline
 from deepagents_nb.notebook.widgets.todos import TodoList
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "Pacing",
     "RunView",
     "Throttle",
+    "Timeline",
     "TodoList",
 ]

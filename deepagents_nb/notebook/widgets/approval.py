@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from deepagents_nb.display import interrupt_html
 from deepagents_nb.events import EventBase
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, FONT, MUTED_COLOR, WidgetView
+from deepagents_nb.notebook.widgets._diff import FileTextForm, approval_header_html
 from deepagents_nb.notebook.widgets._entries import clip, pretty_json
 from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.event_log import EventLog
@@ -108,6 +108,8 @@ class ApprovalWidget(WidgetView):
             description="Response",
             layout=wide,
         )
+        # A gated write_file / edit_file is edited as the file's resulting text.
+        self.file_text = FileTextForm(interrupt, self.cancel_button)
         self.edit_form = widgets.VBox(
             [self.tool_name, self.args_editor, widgets.HBox([self.edit_send, self.cancel_button])]
         )
@@ -121,16 +123,35 @@ class ApprovalWidget(WidgetView):
         self.status = widgets.HTML()
         self.next_area = widgets.VBox([])
         buttons = [self.approve_button, self.edit_button, self.reject_button, self.respond_button]
-        parts = [widgets.HTML(interrupt_html(interrupt)), widgets.HBox(buttons), self.form]
+        parts = [widgets.HTML(approval_header_html(interrupt)), widgets.HBox(buttons), self.form]
         parts += [self.status, *([self.log.widget] if self.log else []), self.next_area]
         self.widget = widgets.VBox(parts)
+        # Stable CSS classes: selectors for styling and for the browser tests (tests/e2e).
+        self.widget.add_class("dnb-approval")
+        self.status.add_class("dnb-approval-status")
+        for control, css in [
+            (self.approve_button, "dnb-approve"),
+            (self.edit_button, "dnb-edit"),
+            (self.reject_button, "dnb-reject"),
+            (self.respond_button, "dnb-respond"),
+            (self.cancel_button, "dnb-cancel"),
+            (self.edit_send, "dnb-edit-send"),
+            (self.reject_send, "dnb-reject-send"),
+            (self.respond_send, "dnb-respond-send"),
+            (self.tool_name, "dnb-tool-name"),
+            (self.args_editor, "dnb-args-editor"),
+            (self.reason, "dnb-reason"),
+            (self.message, "dnb-response"),
+        ]:
+            control.add_class(css)
 
         self.approve_button.on_click(lambda _: self.decide(HitlAction.accept()))
-        self.edit_button.on_click(lambda _: self._open(self.edit_form))
+        self.edit_button.on_click(lambda _: self._open(self._edit_form()))
         self.reject_button.on_click(lambda _: self._open(self.reject_form))
         self.respond_button.on_click(lambda _: self._open(self.respond_form))
         self.cancel_button.on_click(lambda _: self._open(None))
         self.edit_send.on_click(lambda _: self._send_edit())
+        self.file_text.send.on_click(lambda _: self._send_file_text())
         self.reject_send.on_click(lambda _: self._send_reject())
         self.respond_send.on_click(lambda _: self._send_response())
 
@@ -158,6 +179,7 @@ class ApprovalWidget(WidgetView):
             self.args_editor,
             self.reason,
             self.message,
+            *self.file_text.controls,
         ]
 
     @property
@@ -195,6 +217,17 @@ class ApprovalWidget(WidgetView):
         action = HitlAction.edit(
             tool_name=None if name == self.interrupt.tool_name else name, tool_args=args
         )
+        self.decide(action)
+
+    def _edit_form(self) -> Any:
+        return self.file_text.open(lambda: self.agent.get_state(self.thread_id)) or self.edit_form
+
+    def _send_file_text(self) -> None:
+        try:
+            action = self.file_text.action()
+        except ValueError as exc:
+            self._invalid(f"{exc} Nothing was sent.")
+            return
         self.decide(action)
 
     def _send_reject(self) -> None:

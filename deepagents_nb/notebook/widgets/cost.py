@@ -113,6 +113,8 @@ class CostPanel(WidgetView):
             [self.table], layout=widgets.Layout(max_height="320px", overflow="auto")
         )
         self.widget = widgets.VBox([self.totals, self.chart, table_box])
+        self.widget.add_class("dnb-cost")  # stable selectors (styling, tests/e2e)
+        self.chart.add_class("dnb-cost-chart")
         self._throttle = (pacing or Pacing()).slower(10).throttle(self.refresh)
         if agent is not None:
             self.refresh()

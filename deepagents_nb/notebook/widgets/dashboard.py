@@ -53,6 +53,10 @@ class AgentDashboard(WidgetView):
             children=[self.event_log.widget, self.todos.widget, self.files.widget, self.cost.widget]
         )
         self.widget = self.tabs
+        # Stable selectors (styling, tests/e2e); the panels' contents carry their own classes.
+        self.tabs.add_class("dnb-dashboard")
+        self.todos.widget.add_class("dnb-todo-list")
+        self.files.widget.add_class("dnb-file-browser")
         self._retitle()
 
     def handle(self, event: EventBase) -> None:

@@ -70,6 +70,7 @@ class EventLog(WidgetView):
                 display="flex", flex_flow="column-reverse", max_height=height, overflow="auto"
             ),
         )
+        self.widget.add_class("dnb-event-log")  # stable selector (styling, tests/e2e)
         self._throttle = (pacing or Pacing()).throttle(self._render)
 
     # ----- feeding -------------------------------------------------------------------------

@@ -10,13 +10,17 @@ import ipywidgets as widgets
 from deepagents_nb.display import files_html, result_html, result_text, todos_html
 from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
+from deepagents_nb.notebook.widgets._background import BackgroundBar
 from deepagents_nb.notebook.widgets._base import WidgetView
+from deepagents_nb.notebook.widgets._diff import diff_html
 from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.approval import ApprovalWidget
 from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
+from deepagents_nb.security import redact_pii
 
 if TYPE_CHECKING:
     from deepagents_nb.agent import AgentResult, DeepAgent, SyncAgentRun
+    from deepagents_nb.background import RunHandle
 
 
 class RunView(WidgetView):
@@ -49,7 +53,11 @@ class RunView(WidgetView):
         self.pacing = pacing
         self.dashboard = AgentDashboard(agent, thread_id, pacing=pacing, max_entries=max_entries)
         self.approvals = widgets.VBox([])
-        self.widget = widgets.VBox([self.dashboard.widget, self.approvals])
+        self.background = BackgroundBar()
+        """Cancel button and status of a run started with `start` (hidden until then)."""
+        self.widget = widgets.VBox([self.background.widget, self.dashboard.widget, self.approvals])
+        self.widget.add_class("dnb-run-view")  # stable selectors (styling, tests/e2e)
+        self.approvals.add_class("dnb-approvals")
         self.result: AgentResult | None = None
         self.approval: ApprovalWidget | None = None
         """The latest approval widget (decided or not)."""
@@ -85,8 +93,10 @@ class RunView(WidgetView):
         state = self.result.state
         totals = self.agent.usage.total(thread_id=self.thread_id)
         cost = "unknown" if totals.cost_usd is None else f"${totals.cost_usd:,.4f}"
+        diff = self.result.interrupt.diff if self.result.interrupt is not None else None
+        change = diff_html(redact_pii(diff) if redact else diff) if diff else ""
         return (
-            f"<div class='dnb-run'>{result_html(self.result, redact=redact)}"
+            f"<div class='dnb-run'>{result_html(self.result, redact=redact)}{change}"
             f"<details open><summary><b>Events</b></summary>{self.dashboard.event_log.html}"
             f"</details><details open><summary><b>Todos</b></summary>"
             f"{todos_html(state.todos)}</details><details><summary><b>Files</b> "
@@ -111,6 +121,29 @@ class RunView(WidgetView):
         except PendingInterruptError:
             self.show_pending()
             raise
+
+    def start(self, prompt: str) -> RunHandle:
+        """Send `prompt` as a background run and return its `RunHandle` at once.
+
+        The run works on deepagents-nb's private event loop thread, not on the
+        kernel's own loop: that is what lets other cells run meanwhile. Its events
+        stream into the dashboard, a status line says where it is, and the Cancel
+        button stops it (every completed step stays in the thread's checkpoint).
+        When it ends, the panels are re-read, and a paused run shows its approval
+        as with `run`. `wait()` blocks until the view shows the end.
+        """
+        self.background.ensure_idle()
+        handle = self.agent.start(prompt, thread_id=self.thread_id)
+        self.background.follow(handle, self.dashboard.handle, self._after_decision)
+        return handle
+
+    def cancel(self) -> bool:
+        """Cancel the background run, as its Cancel button does."""
+        return self.background.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a background run has ended and is shown; False on timeout."""
+        return self.background.wait(timeout)
 
     def resume(self, action: HitlAction) -> AgentResult:
         """Answer the pending interrupt from code, as its buttons would; raises if that fails."""
