@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LAB_STAMP := $(VENV)/.installed-lab
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: lab demo test lint typecheck pytest clean
+.PHONY: lab demo test lint typecheck pytest notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,8 @@ demo: $(LAB_STAMP)  ## run the quickstart headless and print what the agent did
 test: lint typecheck pytest  ## ruff, mypy --strict, pytest (notebooks included)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check deepagents_nb tests notebooks/run_headless.py
-	$(BIN)/ruff format --check deepagents_nb tests notebooks/run_headless.py
+	$(BIN)/ruff check deepagents_nb tests benchmarks notebooks/run_headless.py notebooks/conftest.py
+	$(BIN)/ruff format --check deepagents_nb tests benchmarks notebooks/run_headless.py notebooks/conftest.py
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
@@ -41,6 +41,16 @@ pytest: $(DEV_STAMP)
 	env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY \
 		DEEPAGENTS_NB_BLOCK_VENDOR_REQUESTS=1 $(BIN)/pytest tests --nbval notebooks \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+notebooks: $(DEV_STAMP)  ## re-execute every notebook in place, offline (after changing what they show)
+	for nb in notebooks/[0-9]*.ipynb; do \
+		env -u ANTHROPIC_API_KEY -u OPENAI_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY \
+			DEEPAGENTS_NB_BLOCK_VENDOR_REQUESTS=1 \
+			$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
+	done
+
+bench: $(DEV_STAMP)  ## ours vs LangChain deepagents and pydantic-ai (benchmarks/README.md)
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ The same helpers as the Rust SDK's `agents_core::security`, usable directly::
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -59,6 +60,7 @@ def _key_words(key: str) -> tuple[str, ...]:
     return tuple(word for word in _NON_ALNUM.split(spaced) if word)
 
 
+@functools.lru_cache(maxsize=4096)  # payloads repeat the same few keys event after event
 def is_sensitive_field(key: str) -> bool:
     """Whether a field name names a secret (case-insensitive, any naming style).
 

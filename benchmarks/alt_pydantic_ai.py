@@ -1,0 +1,176 @@
+"""Scenarios for `pydantic-ai` (its `Agent` with one async tool).
+
+Runs in `benchmarks/.envs/alternatives`. The fake model is a small `Model`
+subclass answering from the last message (see `common.py`); it is leaner than
+pydantic-ai's own `FunctionModel`, which also estimates token usage by walking
+the whole history on every call.
+
+    python benchmarks/alt_pydantic_ai.py overhead --repeats 15
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import common
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RequestUsage, UsageLimits
+
+FRAMEWORK = "pydantic-ai"
+COUNTER = common.Counter()
+NO_LIMITS = UsageLimits(request_limit=None)  # the default stops a run at 50 model calls
+
+
+class FakeModel(Model):
+    """Follows the shared script; awaits `delay` seconds per call when set."""
+
+    def __init__(self, tool_calls: int, delay: float = 0.0) -> None:
+        super().__init__()
+        self.tool_calls = tool_calls
+        self.delay = delay
+
+    @property
+    def model_name(self) -> str:
+        return "benchmark-fake"
+
+    @property
+    def system(self) -> str:
+        return "benchmark"
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        COUNTER.model_calls += 1
+        last = messages[-1].parts[-1] if isinstance(messages[-1], ModelRequest) else None
+        result = last.content if isinstance(last, ToolReturnPart) else None
+        n = common.next_step(None if result is None else str(result), self.tool_calls)
+        usage = RequestUsage(input_tokens=10, output_tokens=5)
+        if n is None:
+            return ModelResponse(parts=[TextPart(common.ANSWER)], usage=usage)
+        call = ToolCallPart(common.TOOL_NAME, {"n": n}, tool_call_id=f"call_{n}")
+        return ModelResponse(parts=[call], usage=usage, model_name="benchmark-fake")
+
+
+async def echo(n: int) -> str:
+    """Return the number it is given."""
+    COUNTER.tool_calls += 1
+    return str(n)
+
+
+def build_agent(tool_calls: int, delay: float = 0.0) -> Agent[None, str]:
+    return Agent(FakeModel(tool_calls, delay), tools=[echo])
+
+
+async def _run(agent: Agent[None, str], text: str) -> Any:
+    result = await agent.run(text, usage_limits=NO_LIMITS)
+    assert result.output == common.ANSWER, result.output
+    return result
+
+
+# ----- (a) overhead per step --------------------------------------------------------------
+
+
+def overhead(repeats: int) -> None:
+    agent = build_agent(common.OVERHEAD_TOOL_CALLS)
+    calls = common.OVERHEAD_TOOL_CALLS + 1
+    samples = []
+
+    async def main() -> None:
+        await _run(agent, "warm up")
+        for _ in range(repeats):
+            COUNTER.reset()
+            gc.collect()
+            started = time.perf_counter()
+            await _run(agent, "go")
+            samples.append((time.perf_counter() - started) / calls * 1e6)
+            COUNTER.expect(calls, common.OVERHEAD_TOOL_CALLS, "overhead")
+
+    asyncio.run(main())
+    common.emit(FRAMEWORK, "overhead", {"step_us": samples}, model_calls=calls)
+
+
+# ----- (b) concurrency --------------------------------------------------------------------
+
+
+def concurrency(repeats: int) -> None:
+    agent = build_agent(common.CONCURRENT_TOOL_CALLS, delay=common.MODEL_DELAY_S)
+    calls = common.CONCURRENT_TOOL_CALLS + 1
+    samples = []
+
+    async def main() -> None:
+        await _run(agent, "warm up")
+        for _ in range(repeats):
+            COUNTER.reset()
+            gc.collect()
+            started = time.perf_counter()
+            await asyncio.gather(*(_run(agent, "go") for _ in range(common.CONCURRENT_RUNS)))
+            samples.append(time.perf_counter() - started)
+            runs = common.CONCURRENT_RUNS
+            COUNTER.expect(runs * calls, runs * common.CONCURRENT_TOOL_CALLS, "concurrency")
+
+    asyncio.run(main())
+    common.emit(FRAMEWORK, "concurrency", {"wall_s": samples})
+
+
+# ----- (d) memory per thread --------------------------------------------------------------
+
+
+def memory(repeats: int) -> None:
+    """Heap growth (tracemalloc) of keeping 1,000 threads' message lists in a dict.
+
+    pydantic-ai has no thread store: a user keeps `result.all_messages()` per
+    conversation and passes it back as `message_history`, which is what this does.
+    """
+    samples = []
+    calls = common.MEMORY_TOOL_CALLS + 1
+
+    async def one_repeat() -> float:
+        agent = build_agent(common.MEMORY_TOOL_CALLS)
+        threads: dict[str, list[ModelMessage]] = {}
+        await _run(agent, "warm up")
+        COUNTER.reset()
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(common.MEMORY_THREADS):
+            result = await _run(agent, f"thread {i}: hello")
+            threads[f"thread-{i}"] = result.all_messages()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        n = common.MEMORY_THREADS
+        COUNTER.expect(n * calls, n * common.MEMORY_TOOL_CALLS, "memory")
+        assert len(threads["thread-7"]) == 2 * common.MEMORY_TOOL_CALLS + 2
+        return grown / n / 1024
+
+    tracemalloc.start()
+    for _ in range(repeats):
+        samples.append(asyncio.run(one_repeat()))
+        gc.collect()
+    common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="dict of all_messages()")
+
+
+SCENARIOS = {"overhead": overhead, "concurrency": concurrency, "memory": memory}
+
+if __name__ == "__main__":
+    args = common.parse_args(list(SCENARIOS))
+    SCENARIOS[args.scenario](args.repeats)
+    sys.exit(0)

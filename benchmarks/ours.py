@@ -1,0 +1,407 @@
+"""Scenarios for deepagents-nb. Runs in the project's `.venv`.
+
+Two configurations of the agent, both with the same async `echo` tool and the
+default in-memory checkpointer (a checkpoint after every step):
+
+- "default stack": `create_deep_agent(...)` as a user gets it (planning,
+  filesystem, the general-purpose sub-agent, summarization, prompt caching);
+- "bare": `DeepAgent(AgentConfig(...))` with no middleware at all.
+
+The fake model is a minimal `ChatModel`: it answers from the last message
+(see `common.py`) with one `ModelResponse` carrying a fixed usage.
+
+    .venv/bin/python benchmarks/ours.py overhead --repeats 15
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import common
+
+from deepagents_nb import (
+    AgentStateSnapshot,
+    Checkpointer,
+    DeepAgent,
+    EventDispatcher,
+    InMemoryCheckpointer,
+    Message,
+    SqliteCheckpointer,
+    TokenUsage,
+    ToolCall,
+    ToolCompleted,
+    ToolStarted,
+    Usage,
+    create_deep_agent,
+    tool,
+)
+from deepagents_nb.agent import AgentConfig
+from deepagents_nb.events import EventBase, StateCheckpointed
+from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete, StreamEvent
+from deepagents_nb.security import sanitize_json, sanitize_tool_payload
+
+FRAMEWORK = "ours"
+COUNTER = common.Counter()
+MAX_TURNS = 1000  # the default (50) would stop scenario (a)'s 51 model calls
+
+
+class FakeModel:
+    """Follows the shared script; awaits `delay` seconds per call when set."""
+
+    provider = "benchmark"
+    model_name = "benchmark-fake"
+
+    def __init__(self, tool_calls: int, delay: float = 0.0) -> None:
+        self.tool_calls = tool_calls
+        self.delay = delay
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        COUNTER.model_calls += 1
+        last = request.messages[-1]
+        n = common.next_step(last.content if last.role == "tool" else None, self.tool_calls)
+        if n is None:
+            message = Message.assistant(common.ANSWER)
+        else:
+            call = ToolCall(name=common.TOOL_NAME, args={"n": n}, id=f"call_{n}")
+            message = Message.assistant(tool_calls=[call])
+        usage = Usage(input_tokens=10, output_tokens=5)
+        return ModelResponse(message=message, usage=usage, model=self.model_name)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        yield ResponseComplete(await self.complete(request))
+
+
+@tool(name=common.TOOL_NAME)
+async def echo(n: int) -> str:
+    """Return the number it is given."""
+    COUNTER.tool_calls += 1
+    return str(n)
+
+
+def build_agent(
+    variant: str,
+    tool_calls: int,
+    delay: float = 0.0,
+    checkpointer: Checkpointer | None = None,
+    dispatcher: EventDispatcher | None = None,
+) -> DeepAgent:
+    model = FakeModel(tool_calls, delay)
+    if variant == "bare":
+        config = AgentConfig(model=model, tools=[echo], max_turns=MAX_TURNS)
+        if checkpointer is not None:
+            config.checkpointer = checkpointer
+        if dispatcher is not None:
+            config.dispatcher = dispatcher
+        return DeepAgent(config)
+    return create_deep_agent(
+        model=model,
+        tools=[echo],
+        max_turns=MAX_TURNS,
+        checkpointer=checkpointer,
+        event_dispatcher=dispatcher,
+    )
+
+
+async def _run(agent: DeepAgent, text: str, thread_id: str | None = None) -> str:
+    result = await agent.ahandle_message(text, thread_id=thread_id or uuid.uuid4().hex)
+    assert result.text == common.ANSWER, result.text
+    return result.text
+
+
+VARIANTS = {"default stack": "default", "bare": "bare"}
+
+
+# ----- (a) overhead per step --------------------------------------------------------------
+
+
+async def _overhead_samples(agent: DeepAgent, repeats: int) -> list[float]:
+    calls = common.OVERHEAD_TOOL_CALLS + 1
+    samples = []
+    await _run(agent, "warm up")
+    for _ in range(repeats):
+        COUNTER.reset()
+        gc.collect()
+        started = time.perf_counter()
+        await _run(agent, "go")
+        samples.append((time.perf_counter() - started) / calls * 1e6)
+        COUNTER.expect(calls, common.OVERHEAD_TOOL_CALLS, "overhead")
+    return samples
+
+
+def overhead(repeats: int) -> None:
+    metrics = {}
+    for label, variant in VARIANTS.items():
+        agent = build_agent(variant, common.OVERHEAD_TOOL_CALLS)
+        metrics[f"step_us[{label}]"] = asyncio.run(_overhead_samples(agent, repeats))
+    common.emit(FRAMEWORK, "overhead", metrics, model_calls=common.OVERHEAD_TOOL_CALLS + 1)
+
+
+# ----- (b) concurrency --------------------------------------------------------------------
+
+
+async def _concurrency_samples(agent: DeepAgent, repeats: int) -> list[float]:
+    calls = common.CONCURRENT_TOOL_CALLS + 1
+    runs = common.CONCURRENT_RUNS
+    samples = []
+    await _run(agent, "warm up")
+    for _ in range(repeats):
+        COUNTER.reset()
+        gc.collect()
+        started = time.perf_counter()
+        await asyncio.gather(*(_run(agent, "go") for _ in range(runs)))
+        samples.append(time.perf_counter() - started)
+        COUNTER.expect(runs * calls, runs * common.CONCURRENT_TOOL_CALLS, "concurrency")
+    return samples
+
+
+def concurrency(repeats: int) -> None:
+    metrics = {}
+    for label, variant in VARIANTS.items():
+        agent = build_agent(variant, common.CONCURRENT_TOOL_CALLS, delay=common.MODEL_DELAY_S)
+        metrics[f"wall_s[{label}]"] = asyncio.run(_concurrency_samples(agent, repeats))
+    common.emit(FRAMEWORK, "concurrency", metrics)
+
+
+# ----- (d) memory per thread --------------------------------------------------------------
+
+
+def memory(repeats: int) -> None:
+    """Heap growth (tracemalloc) of keeping 1,000 finished threads in InMemoryCheckpointer.
+
+    The store keeps every version (one per step), like LangGraph's InMemorySaver.
+    """
+    calls = common.MEMORY_TOOL_CALLS + 1
+    samples = []
+
+    async def one_repeat() -> float:
+        store = InMemoryCheckpointer()
+        agent = build_agent("default", common.MEMORY_TOOL_CALLS, checkpointer=store)
+        await _run(agent, "warm up", thread_id="warm-up")
+        COUNTER.reset()
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(common.MEMORY_THREADS):
+            await _run(agent, f"thread {i}: hello", thread_id=f"thread-{i}")
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        n = common.MEMORY_THREADS
+        COUNTER.expect(n * calls, n * common.MEMORY_TOOL_CALLS, "memory")
+        state = await agent.aget_state("thread-7")
+        assert len(state.messages) == 2 * common.MEMORY_TOOL_CALLS + 2
+        return grown / n / 1024
+
+    tracemalloc.start()
+    for _ in range(repeats):
+        samples.append(asyncio.run(one_repeat()))
+        gc.collect()
+    common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="InMemoryCheckpointer")
+
+
+# ----- (e) checkpoint save and load -------------------------------------------------------
+
+
+def checkpoint_state() -> AgentStateSnapshot:
+    messages = []
+    for role, text, n in common.checkpoint_messages():
+        if role == "user":
+            messages.append(Message.user(text))
+        elif role == "tool":
+            messages.append(Message.tool(f"call_{n}", "echo", text))
+        elif n is not None:
+            call = ToolCall(name="echo", args={"n": n}, id=f"call_{n}")
+            messages.append(Message.assistant(text, tool_calls=[call]))
+        else:
+            messages.append(Message.assistant(text))
+    return AgentStateSnapshot(messages=messages, files=common.checkpoint_files())
+
+
+async def _save_load(store: Checkpointer, repeats: int) -> dict[str, list[float]]:
+    state = checkpoint_state()
+    thread_id = f"bench-{uuid.uuid4().hex}"
+    version = await store.save(thread_id, state, expected_version=0)  # warm-up
+    saves, loads = [], []
+    try:
+        for _ in range(repeats):
+            gc.collect()
+            started = time.perf_counter()
+            version = await store.save(thread_id, state, expected_version=version)
+            middle = time.perf_counter()
+            found = await store.load(thread_id)
+            loads.append((time.perf_counter() - middle) * 1e3)
+            saves.append((middle - started) * 1e3)
+            assert found is not None and found.version == version
+            assert len(found.state.messages) == common.CHECKPOINT_MESSAGES
+            assert len(found.state.files) == common.CHECKPOINT_FILES
+    finally:
+        await store.delete(thread_id)
+    return {"save_ms": saves, "load_ms": loads}
+
+
+async def _service_store(name: str) -> tuple[Checkpointer | None, str]:
+    """Redis/PostgreSQL from the environment, or None with the reason it is not used."""
+    if name == "redis":
+        url = os.environ.get("DEEPAGENTS_NB_REDIS_URL")
+        if not url:
+            return None, "not running (DEEPAGENTS_NB_REDIS_URL unset)"
+        from deepagents_nb.persistence.redis import RedisCheckpointer
+
+        store: Checkpointer = RedisCheckpointer(url, prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    else:
+        dsn = os.environ.get("DEEPAGENTS_NB_POSTGRES_DSN")
+        if not dsn:
+            return None, "not running (DEEPAGENTS_NB_POSTGRES_DSN unset)"
+        from deepagents_nb.persistence.postgres import PostgresCheckpointer
+
+        store = PostgresCheckpointer(dsn, table="deepagents_nb_bench", connect_timeout=3)
+    try:
+        await asyncio.wait_for(store.list_threads(), timeout=5)
+    except Exception as exc:  # unreachable: report it, do not fail the whole run
+        await _close(store)
+        return None, f"not running ({type(exc).__name__})"
+    return store, "running"
+
+
+async def _close(store: Checkpointer) -> None:
+    close: Callable[[], Awaitable[None]] | None = getattr(store, "close", None)
+    if close is not None:
+        await close()
+
+
+def checkpoint(repeats: int) -> None:
+    metrics: dict[str, list[float]] = {}
+    status: dict[str, str] = {}
+
+    async def main(tmp: str) -> None:
+        stores: dict[str, Checkpointer | None] = {
+            "memory": InMemoryCheckpointer(),
+            "sqlite": SqliteCheckpointer(os.path.join(tmp, "threads.db")),
+        }
+        status.update(memory="running", sqlite="running")
+        for name in ("redis", "postgres"):
+            stores[name], status[name] = await _service_store(name)
+        for name, store in stores.items():
+            if store is None:
+                continue
+            try:
+                for metric, values in (await _save_load(store, repeats)).items():
+                    metrics[f"{name}.{metric}"] = values
+            finally:
+                await _close(store)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(main(tmp))
+    common.emit(FRAMEWORK, "checkpoint", metrics, backends=status)
+
+
+# ----- (f) event throughput ---------------------------------------------------------------
+
+
+class CountingBroadcaster:
+    """Receives events and counts them (an async no-op, like a fast webhook client)."""
+
+    def __init__(self, name: str) -> None:
+        self._id = name
+        self.received = 0
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    async def broadcast(self, event: EventBase) -> None:
+        self.received += 1
+
+
+META: dict[str, Any] = {"thread_id": "t-1", "run_id": "r-1", "agent_name": "agent", "depth": 0}
+ARGS = {"query": "mail john@example.com about order 42", "api_key": "sk-secret", "n": 7}
+RESULT = '{"status": "ok", "contact": "call 555-123-4567", "token": "abc"}'
+USAGE = Usage(input_tokens=1200, output_tokens=80)
+
+
+def build_event(i: int) -> EventBase:
+    """The i-th event of a steady mix, sanitized the way the run loop sanitizes it."""
+    kind = i % 4
+    if kind == 0:
+        return ToolStarted(
+            tool_name="search",
+            call_id=f"call_{i}",
+            input_summary=sanitize_tool_payload(ARGS),
+            args=sanitize_json(ARGS, redact_strings=True),
+            **META,
+        )
+    if kind == 1:
+        return ToolCompleted(
+            tool_name="search",
+            call_id=f"call_{i}",
+            duration_ms=1.5,
+            result_summary=sanitize_tool_payload(RESULT),
+            **META,
+        )
+    if kind == 2:
+        return TokenUsage(usage=USAGE, provider="p", model="m", duration_ms=900.0, **META)
+    return StateCheckpointed(checkpoint_id=f"t-1:{i}", state_size_bytes=4096, **META)
+
+
+def events(repeats: int) -> None:
+    """10,000 events built (with sanitization), emitted, and delivered to 3 broadcasters."""
+    count = common.EVENT_COUNT
+    end_to_end, building, dispatching = [], [], []
+
+    async def one_repeat() -> None:
+        broadcasters = [CountingBroadcaster(f"b{i}") for i in range(common.BROADCASTER_COUNT)]
+        dispatcher = EventDispatcher(broadcasters)
+        gc.collect()
+        started = time.perf_counter()
+        for i in range(count):
+            dispatcher.emit(build_event(i))
+        await dispatcher.flush()
+        end_to_end.append((time.perf_counter() - started) / count * 1e6)
+        assert all(b.received == count for b in broadcasters)
+
+        started = time.perf_counter()
+        built = [build_event(i) for i in range(count)]
+        building.append((time.perf_counter() - started) / count * 1e6)
+        gc.collect()
+        started = time.perf_counter()
+        for event in built:
+            dispatcher.emit(event)
+        await dispatcher.flush()
+        dispatching.append((time.perf_counter() - started) / count * 1e6)
+        assert all(b.received == 2 * count for b in broadcasters)
+
+    asyncio.run(one_repeat())  # warm-up
+    for samples in (end_to_end, building, dispatching):
+        samples.clear()
+    for _ in range(repeats):
+        asyncio.run(one_repeat())
+    common.emit(
+        FRAMEWORK,
+        "events",
+        {"event_us": end_to_end, "build_us": building, "dispatch_us": dispatching},
+        events=count,
+        broadcasters=common.BROADCASTER_COUNT,
+    )
+
+
+SCENARIOS: dict[str, Callable[[int], None]] = {
+    "overhead": overhead,
+    "concurrency": concurrency,
+    "memory": memory,
+    "checkpoint": checkpoint,
+    "events": events,
+}
+
+if __name__ == "__main__":
+    args = common.parse_args(list(SCENARIOS))
+    SCENARIOS[args.scenario](args.repeats)
+    sys.exit(0)

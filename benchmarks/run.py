@@ -1,0 +1,392 @@
+"""`make bench`: every scenario for deepagents-nb and its two Python alternatives, one table.
+
+    .venv/bin/python benchmarks/run.py            # the full run (6 to 7 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # fewer repeats, to try a change
+    .venv/bin/python benchmarks/run.py --only overhead,events
+
+Ours runs in this interpreter's environment; LangChain's `deepagents` and
+`pydantic-ai` run in `benchmarks/.envs/alternatives`, created here on first use
+from `requirements-alternatives.txt` (and re-created when a pin changes). After
+that nothing leaves the machine: every model is a fake in the scenario scripts.
+Each scenario runs as a subprocess printing one JSON line; this script takes
+medians, prints the table, and keeps every sample in `.envs/last-run.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import common
+
+HERE = Path(__file__).resolve().parent
+ENVS = HERE / ".envs"
+ALT_ENV = ENVS / "alternatives"
+REQUIREMENTS = HERE / "requirements-alternatives.txt"
+OURS = "ours"
+LANGCHAIN = "deepagents"
+PYDANTIC_AI = "pydantic-ai"
+SCRIPTS = {OURS: "ours.py", LANGCHAIN: "alt_deepagents.py", PYDANTIC_AI: "alt_pydantic_ai.py"}
+IMPORTS = {OURS: "deepagents_nb", LANGCHAIN: "deepagents", PYDANTIC_AI: "pydantic_ai"}
+
+# Repeats per scenario (full run, quick run). Memory figures are deterministic to
+# about 1%, and each memory repeat is a fresh process of 1,000 threads under
+# tracemalloc (LangChain's takes about 100 s), so two repeats are enough there.
+REPEATS = {
+    "overhead": (15, 3),
+    "concurrency": (5, 2),
+    "import": (15, 3),
+    "memory": (2, 1),
+    "checkpoint": (30, 5),
+    "events": (5, 2),
+}
+SCENARIOS = list(REPEATS)
+# Who takes part where: pydantic-ai has no checkpointer, and only ours an event dispatcher.
+FRAMEWORKS = {
+    "overhead": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "concurrency": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "memory": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "checkpoint": [OURS, LANGCHAIN],
+    "events": [OURS],
+}
+
+
+# ----- environments -----------------------------------------------------------------------
+
+
+def alt_python() -> Path:
+    return ALT_ENV / "bin" / "python"
+
+
+def ensure_alternatives() -> None:
+    """Create the alternatives' environment unless the stamp of these exact pins exists."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    stamp = ALT_ENV / f".installed-{digest}"
+    if stamp.exists():
+        return
+    print(f"bench: installing the alternatives into {ALT_ENV.relative_to(HERE.parent)} ...")
+    if ALT_ENV.exists():
+        shutil.rmtree(ALT_ENV)
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    subprocess.run([base, "-m", "venv", str(ALT_ENV)], check=True)
+    pip = [str(alt_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+    stamp.touch()
+
+
+def interpreter(framework: str) -> str:
+    return sys.executable if framework == OURS else str(alt_python())
+
+
+# ----- running scenario scripts -----------------------------------------------------------
+
+
+def run_script(framework: str, scenario: str, repeats: int) -> dict[str, Any]:
+    """One scenario script in its interpreter; returns its JSON record."""
+    command = [interpreter(framework), str(HERE / SCRIPTS[framework]), scenario]
+    proc = subprocess.run(
+        [*command, "--repeats", str(repeats)], capture_output=True, text=True, cwd=HERE
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(common.RESULT_MARK)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"bench: {framework} {scenario} failed (exit {proc.returncode})")
+    record: dict[str, Any] = json.loads(lines[-1][len(common.RESULT_MARK) :])
+    return record
+
+
+def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Records of separate processes for one scenario: samples joined, medians redone."""
+    samples: dict[str, list[float]] = {}
+    for record in records:
+        for name, values in record["samples"].items():
+            samples.setdefault(name, []).extend(values)
+    merged = dict(records[0])
+    merged["samples"] = samples
+    merged["median"] = {name: statistics.median(values) for name, values in samples.items()}
+    return merged
+
+
+def run_memory(frameworks: list[str], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each repeat in a fresh process, two at a time (heap sizes do not depend on speed)."""
+    jobs = [(framework, 1) for framework in frameworks for _ in range(repeats)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        records = list(pool.map(lambda job: run_script(job[0], "memory", job[1]), jobs))
+    return {
+        framework: merge([r for r in records if r["framework"] == framework])
+        for framework in frameworks
+    }
+
+
+def import_times(repeats: int) -> dict[str, dict[str, Any]]:
+    """Wall time of `python -c "import X"` in fresh processes, less the bare interpreter's.
+
+    Runs are interleaved across frameworks so a slow moment hits all of them; the
+    first round is a warm-up (file cache) and is dropped.
+    """
+    commands: dict[str, list[str]] = {}
+    for framework, module in IMPORTS.items():
+        commands[framework] = [interpreter(framework), "-c", f"import {module}"]
+        commands[f"{framework}:bare"] = [interpreter(framework), "-c", "pass"]
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    with tempfile.TemporaryDirectory() as cwd:  # nothing in cwd shadows a package
+        for round_number in range(repeats + 1):
+            for name, command in commands.items():
+                started = time.perf_counter()
+                subprocess.run(command, check=True, cwd=cwd, stdout=subprocess.DEVNULL)
+                if round_number:
+                    samples[name].append((time.perf_counter() - started) * 1e3)
+    results = {}
+    for framework in IMPORTS:
+        total = statistics.median(samples[framework])
+        bare = statistics.median(samples[f"{framework}:bare"])
+        results[framework] = {
+            "samples": {"total_ms": samples[framework], "bare_ms": samples[f"{framework}:bare"]},
+            "median": {"total_ms": total, "bare_ms": bare, "import_ms": total - bare},
+        }
+    return results
+
+
+# ----- the table --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    unit: str
+    ours: float | None
+    alternatives: dict[str, float | None]
+    target: str = ""
+    met: bool | None = None
+    note: dict[str, str] = field(default_factory=dict)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 100:
+        text = f"{value:,.0f}"
+    elif value >= 10:
+        text = f"{value:.1f}"
+    elif value >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3f}"
+    return f"{text} {unit}"
+
+
+def _ratio(alternative: float | None, ours: float | None) -> str:
+    if alternative is None or not ours:
+        return "-"
+    return f"{alternative / ours:.1f}x"
+
+
+def print_table(rows: list[Row]) -> None:
+    header = [
+        "scenario",
+        "ours",
+        "deepagents (LangChain)",
+        "pydantic-ai",
+        "alt / ours",
+        "target",
+        "met",
+    ]
+    table = [header]
+    for row in rows:
+        alts = [row.alternatives.get(LANGCHAIN), row.alternatives.get(PYDANTIC_AI)]
+        cells = [
+            _fmt(value, row.unit) if name not in row.note else row.note[name]
+            for name, value in zip([OURS, LANGCHAIN, PYDANTIC_AI], [row.ours, *alts], strict=True)
+        ]
+        ratios = " / ".join(_ratio(value, row.ours) for value in alts)
+        met = "-" if row.met is None else "yes" if row.met else "NO"
+        table.append([row.scenario, *cells, ratios, row.target, met])
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    rule = "  ".join("-" * width for width in widths)
+    print(rule)
+    for number, line in enumerate(table):
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+        if number == 0:
+            print(rule)
+    print(rule)
+    print("alt / ours: deepagents / pydantic-ai median over ours (> 1: ours is faster/smaller)")
+
+
+def _fastest(values: dict[str, float | None]) -> float | None:
+    present = [v for v in values.values() if v is not None]
+    return min(present) if present else None
+
+
+def rows_for(results: dict[str, dict[str, dict[str, Any]]]) -> list[Row]:
+    rows: list[Row] = []
+
+    def median(framework: str, scenario: str, metric: str) -> float | None:
+        value = results.get(scenario, {}).get(framework, {}).get("median", {}).get(metric)
+        return None if value is None else float(value)
+
+    def compare(
+        scenario: str,
+        label: str,
+        unit: str,
+        ours_metric: str,
+        alt_metric: str,
+        target: str,
+        check: Callable[[float, float], bool],
+    ) -> None:
+        alternatives = {
+            LANGCHAIN: median(LANGCHAIN, scenario, alt_metric),
+            PYDANTIC_AI: median(PYDANTIC_AI, scenario, alt_metric),
+        }
+        ours = median(OURS, scenario, ours_metric)
+        fastest = _fastest(alternatives)
+        met = None if ours is None or fastest is None else check(ours, fastest)
+        rows.append(Row(label, unit, ours, alternatives, target, met))
+
+    if "overhead" in results:
+        for variant in ("default stack", "bare"):
+            compare(
+                "overhead",
+                f"(a) overhead per step, {variant}",
+                "us",
+                f"step_us[{variant}]",
+                "step_us",
+                "<= 1/3 of the faster alt",
+                lambda ours, fastest: ours <= fastest / 3,
+            )
+    if "concurrency" in results:
+        limit = 1.2 * common.IDEAL_WALL_S
+        for variant in ("default stack", "bare"):
+            compare(
+                "concurrency",
+                f"(b) 200 runs x 5 calls of 50 ms, {variant}",
+                "s",
+                f"wall_s[{variant}]",
+                "wall_s",
+                f"<= {limit:.2f} s (1.2 x ideal)",
+                lambda ours, fastest: ours <= limit,
+            )
+    if "import" in results:
+        compare(
+            "import",
+            "(c) import time (less bare interpreter)",
+            "ms",
+            "import_ms",
+            "import_ms",
+            "<= 1/2 of the faster alt",
+            lambda ours, fastest: ours <= fastest / 2,
+        )
+    if "memory" in results:
+        compare(
+            "memory",
+            "(d) memory per stored thread",
+            "KiB",
+            "kib_per_thread",
+            "kib_per_thread",
+            "less than either",
+            lambda ours, fastest: ours < fastest,
+        )
+    if "checkpoint" in results:
+        rows.extend(_checkpoint_rows(results["checkpoint"]))
+    if "events" in results:
+        ours = median(OURS, "events", "event_us")
+        per_second = f" ({1e6 / ours:,.0f} events/s)" if ours else ""
+        rows.append(
+            Row(
+                f"(f) event, 3 broadcasters{per_second}",
+                "us",
+                ours,
+                {LANGCHAIN: None, PYDANTIC_AI: None},
+                "none (absolute)",
+            )
+        )
+    return rows
+
+
+def _checkpoint_rows(checkpoint: dict[str, dict[str, Any]]) -> list[Row]:
+    """Ours per backend against the faster of LangGraph's sync and async saver of that kind."""
+    rows = []
+    ours = checkpoint.get(OURS, {})
+    langgraph = checkpoint.get(LANGCHAIN, {}).get("median", {})
+    for backend in ("memory", "sqlite", "redis", "postgres"):
+        for operation in ("save", "load"):
+            metric = f"{operation}_ms"
+            mine = ours.get("median", {}).get(f"{backend}.{metric}")
+            candidates = [langgraph.get(f"{backend}{kind}.{metric}") for kind in ("", "-async")]
+            theirs = min((c for c in candidates if c is not None), default=None)
+            note = {PYDANTIC_AI: "no saver"}
+            if theirs is None:
+                note[LANGCHAIN] = "no saver"
+            if mine is None:
+                note[OURS] = "not running"
+            met = None if mine is None or theirs is None else mine < theirs
+            target = "faster than LangGraph" if theirs is not None else ""
+            label = f"(e) checkpoint {operation}, {backend}"
+            rows.append(Row(label, "ms", mine, {LANGCHAIN: theirs}, target, met, note))
+    return rows
+
+
+# ----- main -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    args = parser.parse_args()
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
+    ensure_alternatives()
+    load_before = os.getloadavg()[0]
+
+    started = time.perf_counter()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for scenario in SCENARIOS:
+        if scenario not in chosen:
+            continue
+        repeats = REPEATS[scenario][1 if args.quick else 0]
+        print(f"bench: {scenario} ({repeats} repeats) ...", flush=True)
+        if scenario == "import":
+            results[scenario] = import_times(repeats)
+        elif scenario == "memory":
+            results[scenario] = run_memory(FRAMEWORKS[scenario], repeats)
+        else:
+            results[scenario] = {
+                framework: run_script(framework, scenario, repeats)
+                for framework in FRAMEWORKS[scenario]
+            }
+    elapsed = time.perf_counter() - started
+    load_after = os.getloadavg()[0]
+
+    ENVS.mkdir(exist_ok=True)
+    (ENVS / "last-run.json").write_text(json.dumps(results, indent=1))
+    print()
+    print_table(rows_for(results))
+    print(f"medians of repeated runs, {elapsed:.0f} s in all; samples in .envs/last-run.json")
+    backends = results.get("checkpoint", {}).get(OURS, {}).get("info", {}).get("backends", {})
+    for backend, status in backends.items():
+        if status != "running":
+            print(f"{backend}: {status}")
+    version = sys.version.split()[0]
+    print(f"python {version}, {os.cpu_count()} cores, load average {load_before:.2f}")
+    if max(load_before, load_after) > 0.5:
+        print("note: the machine was busy with other work; timings are noisier than usual")
+
+
+if __name__ == "__main__":
+    main()
