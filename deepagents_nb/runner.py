@@ -483,12 +483,14 @@ class Runner:
         started = time.perf_counter()
         if listening and resume is None:
             args = call.args if isinstance(call.args, dict) else {"raw": call.args}
+            safe_args = sanitize_json(args, redact_strings=True) if run.sanitize else args
             run.emit(
                 ToolStarted(
                     tool_name=call.name,
                     call_id=call.id,
-                    input_summary=self._payload_preview(args),
-                    args=sanitize_json(args, redact_strings=True) if run.sanitize else args,
+                    # Sanitized once; the preview is cut from the sanitized arguments.
+                    input_summary=self._payload_preview(safe_args),
+                    args=safe_args,
                     **run.event_meta(),
                 )
             )
