@@ -20,6 +20,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import common
@@ -116,20 +117,8 @@ async def _run(agent: Any, text: str, thread_id: str | None = None) -> str:
 
 def overhead(repeats: int) -> None:
     agent = build_agent(common.OVERHEAD_TOOL_CALLS)
+    samples = asyncio.run(common.overhead_samples(partial(_run, agent), COUNTER, repeats))
     calls = common.OVERHEAD_TOOL_CALLS + 1
-    samples = []
-
-    async def main() -> None:
-        await _run(agent, "warm up")
-        for _ in range(repeats):
-            COUNTER.reset()
-            gc.collect()
-            started = time.perf_counter()
-            await _run(agent, "go")
-            samples.append((time.perf_counter() - started) / calls * 1e6)
-            COUNTER.expect(calls, common.OVERHEAD_TOOL_CALLS, "overhead")
-
-    asyncio.run(main())
     common.emit(FRAMEWORK, "overhead", {"step_us": samples}, model_calls=calls)
 
 
@@ -138,21 +127,7 @@ def overhead(repeats: int) -> None:
 
 def concurrency(repeats: int) -> None:
     agent = build_agent(common.CONCURRENT_TOOL_CALLS, delay=common.MODEL_DELAY_S)
-    calls = common.CONCURRENT_TOOL_CALLS + 1
-    samples = []
-
-    async def main() -> None:
-        await _run(agent, "warm up")
-        for _ in range(repeats):
-            COUNTER.reset()
-            gc.collect()
-            started = time.perf_counter()
-            await asyncio.gather(*(_run(agent, "go") for _ in range(common.CONCURRENT_RUNS)))
-            samples.append(time.perf_counter() - started)
-            runs = common.CONCURRENT_RUNS
-            COUNTER.expect(runs * calls, runs * common.CONCURRENT_TOOL_CALLS, "concurrency")
-
-    asyncio.run(main())
+    samples = asyncio.run(common.concurrency_samples(partial(_run, agent), COUNTER, repeats))
     common.emit(FRAMEWORK, "concurrency", {"wall_s": samples})
 
 

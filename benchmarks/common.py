@@ -13,9 +13,13 @@ for `echo(n=k+1)` until it has asked `tool_calls` times, then answers "done".
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import json
 import statistics
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 # (a) framework overhead per agent step
@@ -115,3 +119,39 @@ def emit(framework: str, scenario: str, metrics: dict[str, list[float]], **info:
     }
     sys.stdout.write(RESULT_MARK + json.dumps(record) + "\n")
     sys.stdout.flush()
+
+
+RunOnce = Callable[[str], Awaitable[object]]
+"""One run of a framework's agent on a prompt (each script wraps its own API)."""
+
+
+async def overhead_samples(run_once: RunOnce, counter: Counter, repeats: int) -> list[float]:
+    """(a): microseconds per model call of one 51-call run, after a warm-up run."""
+    calls = OVERHEAD_TOOL_CALLS + 1
+    samples = []
+    await run_once("warm up")
+    for _ in range(repeats):
+        counter.reset()
+        gc.collect()
+        started = time.perf_counter()
+        await run_once("go")
+        samples.append((time.perf_counter() - started) / calls * 1e6)
+        counter.expect(calls, OVERHEAD_TOOL_CALLS, "overhead")
+    return samples
+
+
+async def concurrency_samples(run_once: RunOnce, counter: Counter, repeats: int) -> list[float]:
+    """(b): wall seconds of CONCURRENT_RUNS runs started at once, after a warm-up run."""
+    calls = CONCURRENT_TOOL_CALLS + 1
+    samples = []
+    await run_once("warm up")
+    for _ in range(repeats):
+        counter.reset()
+        gc.collect()
+        started = time.perf_counter()
+        await asyncio.gather(*(run_once("go") for _ in range(CONCURRENT_RUNS)))
+        samples.append(time.perf_counter() - started)
+        counter.expect(
+            CONCURRENT_RUNS * calls, CONCURRENT_RUNS * CONCURRENT_TOOL_CALLS, "concurrency"
+        )
+    return samples

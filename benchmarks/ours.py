@@ -24,6 +24,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import common
@@ -125,51 +126,28 @@ VARIANTS = {"default stack": "default", "bare": "bare"}
 # ----- (a) overhead per step --------------------------------------------------------------
 
 
-async def _overhead_samples(agent: DeepAgent, repeats: int) -> list[float]:
-    calls = common.OVERHEAD_TOOL_CALLS + 1
-    samples = []
-    await _run(agent, "warm up")
-    for _ in range(repeats):
-        COUNTER.reset()
-        gc.collect()
-        started = time.perf_counter()
-        await _run(agent, "go")
-        samples.append((time.perf_counter() - started) / calls * 1e6)
-        COUNTER.expect(calls, common.OVERHEAD_TOOL_CALLS, "overhead")
-    return samples
-
-
 def overhead(repeats: int) -> None:
     metrics = {}
     for label, variant in VARIANTS.items():
         agent = build_agent(variant, common.OVERHEAD_TOOL_CALLS)
-        metrics[f"step_us[{label}]"] = asyncio.run(_overhead_samples(agent, repeats))
+        run_once = partial(_run, agent)
+        metrics[f"step_us[{label}]"] = asyncio.run(
+            common.overhead_samples(run_once, COUNTER, repeats)
+        )
     common.emit(FRAMEWORK, "overhead", metrics, model_calls=common.OVERHEAD_TOOL_CALLS + 1)
 
 
 # ----- (b) concurrency --------------------------------------------------------------------
 
 
-async def _concurrency_samples(agent: DeepAgent, repeats: int) -> list[float]:
-    calls = common.CONCURRENT_TOOL_CALLS + 1
-    runs = common.CONCURRENT_RUNS
-    samples = []
-    await _run(agent, "warm up")
-    for _ in range(repeats):
-        COUNTER.reset()
-        gc.collect()
-        started = time.perf_counter()
-        await asyncio.gather(*(_run(agent, "go") for _ in range(runs)))
-        samples.append(time.perf_counter() - started)
-        COUNTER.expect(runs * calls, runs * common.CONCURRENT_TOOL_CALLS, "concurrency")
-    return samples
-
-
 def concurrency(repeats: int) -> None:
     metrics = {}
     for label, variant in VARIANTS.items():
         agent = build_agent(variant, common.CONCURRENT_TOOL_CALLS, delay=common.MODEL_DELAY_S)
-        metrics[f"wall_s[{label}]"] = asyncio.run(_concurrency_samples(agent, repeats))
+        run_once = partial(_run, agent)
+        metrics[f"wall_s[{label}]"] = asyncio.run(
+            common.concurrency_samples(run_once, COUNTER, repeats)
+        )
     common.emit(FRAMEWORK, "concurrency", metrics)
 
 

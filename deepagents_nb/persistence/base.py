@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from deepagents_nb.state import AgentStateSnapshot
 
@@ -56,3 +57,24 @@ class Checkpointer(Protocol):
     async def list_threads(self) -> list[str]: ...
 
     async def history(self, thread_id: str) -> list[CheckpointInfo]: ...
+
+
+_Closable = TypeVar("_Closable", bound="ClosingCheckpointer")
+
+
+class ClosingCheckpointer:
+    """`async with` for checkpointers that hold connections: `close()` on the way out."""
+
+    async def close(self) -> None:
+        """Release connections; a later call opens new ones."""
+
+    async def __aenter__(self: _Closable) -> _Closable:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

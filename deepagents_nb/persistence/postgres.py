@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
 from deepagents_nb.persistence._lazy import PerLoop, optional_dependency
 from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
-from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo
+from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
 
@@ -51,7 +50,7 @@ _DELETE = "DELETE FROM {table} WHERE thread_id = %s"
 _SAVE_ATTEMPTS = 20  # for expected_version=None, when other writers take the next versions
 
 
-class PostgresCheckpointer:
+class PostgresCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in one PostgreSQL table.
 
         async with PostgresCheckpointer("postgresql://app@db/agents") as checkpointer:
@@ -113,14 +112,6 @@ class PostgresCheckpointer:
         async with self._connection("connect"):
             pass  # fail here, not at the first save, when the database is unreachable
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the pools; a later call opens new ones."""

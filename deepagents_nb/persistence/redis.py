@@ -17,7 +17,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.events import utc_now
@@ -33,7 +32,7 @@ from deepagents_nb.persistence._records import (
     decode_info,
     encode_metadata,
 )
-from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo
+from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
 
@@ -93,7 +92,7 @@ class _Connection:
     delete: AsyncScript
 
 
-class RedisCheckpointer:
+class RedisCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in Redis (redis-py's asyncio client).
 
         checkpointer = RedisCheckpointer("redis://localhost:6379/0", ttl_seconds=7 * 86400)
@@ -121,17 +120,6 @@ class RedisCheckpointer:
 
     def __repr__(self) -> str:
         return f"RedisCheckpointer(prefix={self.prefix!r}, ttl_seconds={self.ttl_seconds})"
-
-    async def __aenter__(self) -> RedisCheckpointer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the connections; a later call opens new ones."""

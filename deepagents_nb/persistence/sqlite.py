@@ -9,13 +9,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
 from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
-from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo
+from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
 
@@ -36,7 +35,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 _COLUMNS = "version, created_at, metadata, state FROM checkpoints WHERE thread_id = ?"
 
 
-class SqliteCheckpointer:
+class SqliteCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in one SQLite file.
 
     sqlite3 runs on one worker thread, so the event loop never waits for the disk.
@@ -64,17 +63,6 @@ class SqliteCheckpointer:
 
     def __repr__(self) -> str:
         return f"SqliteCheckpointer({self.path!r})"
-
-    async def __aenter__(self) -> SqliteCheckpointer:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         """Close the connection and its thread; a later call opens them again."""
