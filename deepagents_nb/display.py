@@ -89,21 +89,57 @@ def messages_html(messages: Iterable[Message], *, redact: bool = False) -> str:
     return "".join(message_html(m, redact=redact) for m in messages)
 
 
-def interrupt_html(interrupt: AgentInterrupt, *, redact: bool = False) -> str:
-    shown = (
-        sanitize_json(interrupt.tool_args, redact_strings=True) if redact else interrupt.tool_args
+_DIFF_LINE_STYLES = (
+    ("+++", "color:#374151;font-weight:600"),
+    ("---", "color:#374151;font-weight:600"),
+    ("@@", "color:#6b7280"),
+    ("+", "color:#166534;background:#dcfce7"),
+    ("-", "color:#991b1b;background:#fee2e2"),
+)
+
+
+def diff_html(diff: str) -> str:
+    """A unified diff as escaped HTML: `+` lines green, `-` lines red, `@@` hunks grey."""
+    rows = []
+    for line in diff.splitlines():
+        style = next((s for prefix, s in _DIFF_LINE_STYLES if line.startswith(prefix)), "")
+        rows.append(f"<span style='display:block;{style}'>{escape(line) or ' '}</span>")
+    return (
+        "<pre class='dnb-diff' style='margin:4px 0;padding:4px;background:#fff;"
+        f"border:1px solid #e5e7eb;overflow-x:auto'>{''.join(rows)}</pre>"
     )
-    args = json.dumps(shown, indent=2, ensure_ascii=False, default=str)
+
+
+def interrupt_html(interrupt: AgentInterrupt, *, redact: bool = False) -> str:
+    """What waits for approval: the change as a coloured diff when the interrupt has one
+    (gated file edits), else the call's arguments as JSON."""
+    args = interrupt.tool_args if isinstance(interrupt.tool_args, dict) else {}
+    target = ""
+    if interrupt.diff is not None:
+        if "file_path" in args:
+            target = f" on <code>{escape(str(args['file_path']))}</code>"
+        body = diff_html(redact_pii(interrupt.diff) if redact else interrupt.diff)
+    else:
+        shown = (
+            sanitize_json(interrupt.tool_args, redact_strings=True)
+            if redact
+            else interrupt.tool_args
+        )
+        body = f"<pre style='margin:4px 0'>{escape(_pretty(shown))}</pre>"
     path = " > ".join(interrupt.agent_path)
     origin = f" <small>(in {escape(path)})</small>" if path else ""
     note = f"<div><em>{escape(interrupt.policy_note)}</em></div>" if interrupt.policy_note else ""
     return (
         f"<div class='dnb-interrupt' style='{_BOX};border-color:#f59e0b;background:#fffbeb'>"
-        f"⏸ <b>Approval needed</b> for <code>{escape(interrupt.tool_name)}</code>{origin}"
-        f"{note}<pre style='margin:4px 0'>{escape(args)}</pre>"
+        f"⏸ <b>Approval needed</b> for <code>{escape(interrupt.tool_name)}</code>"
+        f"{target}{origin}{note}{body}"
         f"<small>thread {escape(interrupt.thread_id)} · call {escape(interrupt.call_id)}</small>"
         f"</div>"
     )
+
+
+def _pretty(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def result_text(result: AgentResult) -> str:

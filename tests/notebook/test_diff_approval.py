@@ -8,11 +8,11 @@ from widget_fakes import fake_pacing
 
 from deepagents_nb import HitlAction, HitlPolicy, InMemoryCheckpointer, ToolCall, create_deep_agent
 from deepagents_nb.agent import DeepAgent
+from deepagents_nb.display import diff_html
 from deepagents_nb.middleware.subagents import SubAgentConfig
 from deepagents_nb.models.base import ModelRequest
 from deepagents_nb.models.testing import FunctionModel, ScriptedModel
 from deepagents_nb.notebook.widgets import ApprovalWidget, RunView
-from deepagents_nb.notebook.widgets._diff import diff_html
 
 PLAN = "step one\nstep two\n"
 

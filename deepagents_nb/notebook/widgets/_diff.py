@@ -4,60 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 
-from deepagents_nb.display import interrupt_html
 from deepagents_nb.hitl import AgentInterrupt, HitlAction, pending_turn
 from deepagents_nb.middleware.filesystem import apply_edit, unified_diff
 from deepagents_nb.middleware.fs_backends import FileToolError, normalize_path
 from deepagents_nb.state import AgentStateSnapshot
 
 FILE_TOOLS = ("write_file", "edit_file")
-
-_LINE_STYLES = (
-    ("+++", "color:#374151;font-weight:600"),
-    ("---", "color:#374151;font-weight:600"),
-    ("@@", "color:#6b7280"),
-    ("+", "color:#166534;background:#dcfce7"),
-    ("-", "color:#991b1b;background:#fee2e2"),
-)
-_BOX = (
-    "border:1px solid #f59e0b;border-radius:6px;padding:8px 12px;margin:4px 0;"
-    "background:#fffbeb;font-family:system-ui,sans-serif;font-size:13px"
-)
-
-
-def diff_html(diff: str) -> str:
-    """A unified diff as escaped HTML: `+` lines green, `-` lines red, `@@` hunks grey."""
-    rows = []
-    for line in diff.splitlines():
-        style = next((s for prefix, s in _LINE_STYLES if line.startswith(prefix)), "")
-        rows.append(f"<span style='display:block;{style}'>{escape(line) or ' '}</span>")
-    return (
-        "<pre class='dnb-diff' style='margin:4px 0;padding:4px;background:#fff;"
-        f"border:1px solid #e5e7eb;overflow-x:auto'>{''.join(rows)}</pre>"
-    )
-
-
-def approval_header_html(interrupt: AgentInterrupt) -> str:
-    """The approval's header: the change as a diff when the interrupt has one, else its args."""
-    if interrupt.diff is None:
-        return interrupt_html(interrupt)
-    args = interrupt.tool_args if isinstance(interrupt.tool_args, dict) else {}
-    target = f" on <code>{escape(str(args['file_path']))}</code>" if "file_path" in args else ""
-    path = " > ".join(interrupt.agent_path)
-    origin = f" <small>(in {escape(path)})</small>" if path else ""
-    note = f"<div><em>{escape(interrupt.policy_note)}</em></div>" if interrupt.policy_note else ""
-    return (
-        f"<div class='dnb-interrupt' style='{_BOX}'>⏸ <b>Approval needed</b> for "
-        f"<code>{escape(interrupt.tool_name)}</code>{target}{origin}{note}"
-        f"{diff_html(interrupt.diff)}"
-        f"<small>thread {escape(interrupt.thread_id)} · call {escape(interrupt.call_id)}</small>"
-        f"</div>"
-    )
 
 
 def waiting_files(state: AgentStateSnapshot) -> dict[str, str]:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from deepagents_nb.display import interrupt_html
 from deepagents_nb.events import EventBase
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, FONT, MUTED_COLOR, WidgetView
-from deepagents_nb.notebook.widgets._diff import FileTextForm, approval_header_html
+from deepagents_nb.notebook.widgets._diff import FileTextForm
 from deepagents_nb.notebook.widgets._entries import clip, pretty_json
 from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.event_log import EventLog
@@ -123,7 +124,7 @@ class ApprovalWidget(WidgetView):
         self.status = widgets.HTML()
         self.next_area = widgets.VBox([])
         buttons = [self.approve_button, self.edit_button, self.reject_button, self.respond_button]
-        parts = [widgets.HTML(approval_header_html(interrupt)), widgets.HBox(buttons), self.form]
+        parts = [widgets.HTML(interrupt_html(interrupt)), widgets.HBox(buttons), self.form]
         parts += [self.status, *([self.log.widget] if self.log else []), self.next_area]
         self.widget = widgets.VBox(parts)
         # Stable CSS classes: selectors for styling and for the browser tests (tests/e2e).

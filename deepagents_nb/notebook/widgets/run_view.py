@@ -12,11 +12,9 @@ from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptEr
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._background import BackgroundBar
 from deepagents_nb.notebook.widgets._base import WidgetView
-from deepagents_nb.notebook.widgets._diff import diff_html
 from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.approval import ApprovalWidget
 from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
-from deepagents_nb.security import redact_pii
 
 if TYPE_CHECKING:
     from deepagents_nb.agent import AgentResult, DeepAgent, SyncAgentRun
@@ -93,10 +91,8 @@ class RunView(WidgetView):
         state = self.result.state
         totals = self.agent.usage.total(thread_id=self.thread_id)
         cost = "unknown" if totals.cost_usd is None else f"${totals.cost_usd:,.4f}"
-        diff = self.result.interrupt.diff if self.result.interrupt is not None else None
-        change = diff_html(redact_pii(diff) if redact else diff) if diff else ""
         return (
-            f"<div class='dnb-run'>{result_html(self.result, redact=redact)}{change}"
+            f"<div class='dnb-run'>{result_html(self.result, redact=redact)}"
             f"<details open><summary><b>Events</b></summary>{self.dashboard.event_log.html}"
             f"</details><details open><summary><b>Todos</b></summary>"
             f"{todos_html(state.todos)}</details><details><summary><b>Files</b> "
