@@ -17,7 +17,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -136,30 +135,15 @@ def concurrency(repeats: int) -> None:
 
 def memory(repeats: int) -> None:
     """Heap growth (tracemalloc) of keeping 1,000 finished threads in an InMemorySaver."""
-    samples = []
-    calls = common.MEMORY_TOOL_CALLS + 1
 
     async def one_repeat() -> float:
-        saver = InMemorySaver()
-        agent = build_agent(common.MEMORY_TOOL_CALLS, checkpointer=saver)
-        await _run(agent, "warm up", thread_id="warm-up")
-        COUNTER.reset()
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(common.MEMORY_THREADS):
-            await _run(agent, f"thread {i}: hello", thread_id=f"thread-{i}")
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        n = common.MEMORY_THREADS
-        COUNTER.expect(n * calls, n * common.MEMORY_TOOL_CALLS, "memory")
+        agent = build_agent(common.MEMORY_TOOL_CALLS, checkpointer=InMemorySaver())
+        kib = await common.kib_per_thread(partial(_run, agent), COUNTER)
         state = agent.get_state(_config("thread-7"))
         assert len(state.values["messages"]) == 2 * common.MEMORY_TOOL_CALLS + 2
-        return grown / n / 1024
+        return kib
 
-    tracemalloc.start()
-    for _ in range(repeats):
-        samples.append(asyncio.run(one_repeat()))
-        gc.collect()
+    samples = common.memory_samples(one_repeat, repeats)
     common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="InMemorySaver")
 
 

@@ -11,9 +11,7 @@ the whole history on every call.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
-import tracemalloc
 from functools import partial
 from typing import Any
 
@@ -115,30 +113,19 @@ def memory(repeats: int) -> None:
     pydantic-ai has no thread store: a user keeps `result.all_messages()` per
     conversation and passes it back as `message_history`, which is what this does.
     """
-    samples = []
-    calls = common.MEMORY_TOOL_CALLS + 1
 
     async def one_repeat() -> float:
         agent = build_agent(common.MEMORY_TOOL_CALLS)
         threads: dict[str, list[ModelMessage]] = {}
-        await _run(agent, "warm up")
-        COUNTER.reset()
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(common.MEMORY_THREADS):
-            result = await _run(agent, f"thread {i}: hello")
-            threads[f"thread-{i}"] = result.all_messages()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        n = common.MEMORY_THREADS
-        COUNTER.expect(n * calls, n * common.MEMORY_TOOL_CALLS, "memory")
-        assert len(threads["thread-7"]) == 2 * common.MEMORY_TOOL_CALLS + 2
-        return grown / n / 1024
 
-    tracemalloc.start()
-    for _ in range(repeats):
-        samples.append(asyncio.run(one_repeat()))
-        gc.collect()
+        async def run_thread(text: str, thread_id: str) -> None:
+            threads[thread_id] = (await _run(agent, text)).all_messages()
+
+        kib = await common.kib_per_thread(run_thread, COUNTER)
+        assert len(threads["thread-7"]) == 2 * common.MEMORY_TOOL_CALLS + 2
+        return kib
+
+    samples = common.memory_samples(one_repeat, repeats)
     common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="dict of all_messages()")
 
 

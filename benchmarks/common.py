@@ -19,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -154,4 +155,36 @@ async def concurrency_samples(run_once: RunOnce, counter: Counter, repeats: int)
         counter.expect(
             CONCURRENT_RUNS * calls, CONCURRENT_RUNS * CONCURRENT_TOOL_CALLS, "concurrency"
         )
+    return samples
+
+
+ThreadRun = Callable[[str, str], Awaitable[object]]
+"""Runs one conversation: (prompt, thread id)."""
+
+
+async def kib_per_thread(run_thread: ThreadRun, counter: Counter) -> float:
+    """(d): Python heap still held per finished thread, after a warm-up thread.
+
+    tracemalloc must be running (see `memory_samples`).
+    """
+    calls = MEMORY_TOOL_CALLS + 1
+    await run_thread("warm up", "warm-up")
+    counter.reset()
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(MEMORY_THREADS):
+        await run_thread(f"thread {i}: hello", f"thread-{i}")
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    counter.expect(MEMORY_THREADS * calls, MEMORY_THREADS * MEMORY_TOOL_CALLS, "memory")
+    return grown / MEMORY_THREADS / 1024
+
+
+def memory_samples(one_repeat: Callable[[], Awaitable[float]], repeats: int) -> list[float]:
+    """Runs `one_repeat` (a fresh store and agent each time) under tracemalloc."""
+    samples = []
+    tracemalloc.start()
+    for _ in range(repeats):
+        samples.append(asyncio.run(one_repeat()))
+        gc.collect()
     return samples

@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -159,30 +158,16 @@ def memory(repeats: int) -> None:
 
     The store keeps every version (one per step), like LangGraph's InMemorySaver.
     """
-    calls = common.MEMORY_TOOL_CALLS + 1
-    samples = []
 
     async def one_repeat() -> float:
         store = InMemoryCheckpointer()
         agent = build_agent("default", common.MEMORY_TOOL_CALLS, checkpointer=store)
-        await _run(agent, "warm up", thread_id="warm-up")
-        COUNTER.reset()
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(common.MEMORY_THREADS):
-            await _run(agent, f"thread {i}: hello", thread_id=f"thread-{i}")
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-        n = common.MEMORY_THREADS
-        COUNTER.expect(n * calls, n * common.MEMORY_TOOL_CALLS, "memory")
+        kib = await common.kib_per_thread(partial(_run, agent), COUNTER)
         state = await agent.aget_state("thread-7")
         assert len(state.messages) == 2 * common.MEMORY_TOOL_CALLS + 2
-        return grown / n / 1024
+        return kib
 
-    tracemalloc.start()
-    for _ in range(repeats):
-        samples.append(asyncio.run(one_repeat()))
-        gc.collect()
+    samples = common.memory_samples(one_repeat, repeats)
     common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="InMemoryCheckpointer")
 
 
