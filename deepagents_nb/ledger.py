@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -102,34 +102,43 @@ class UsageTotals:
         return self.input_tokens + self.output_tokens
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tally:
     """A running `UsageTotals`, updated per record so budget checks never rescan."""
 
-    totals: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     priced: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    duration_ms: float = 0.0
+    cost_usd: float = 0.0
 
     def add(self, record: UsageRecord) -> None:
         self.requests += 1
-        for name in _SUMMED:
-            value = getattr(record, name)
-            if value is not None:
-                self.totals[name] = self.totals.get(name, 0) + value
-        self.priced += record.cost_usd is not None
+        self.input_tokens += record.input_tokens
+        self.output_tokens += record.output_tokens
+        self.cache_read_tokens += record.cache_read_tokens
+        self.cache_write_tokens += record.cache_write_tokens
+        self.reasoning_tokens += record.reasoning_tokens
+        self.duration_ms += record.duration_ms
+        if record.cost_usd is not None:
+            self.cost_usd += record.cost_usd
+            self.priced += 1
 
     def result(self) -> UsageTotals:
-        t = self.totals
-        cost = t.get("cost_usd", 0.0) if self.priced or not self.requests else None
         return UsageTotals(
             requests=self.requests,
-            input_tokens=int(t.get("input_tokens", 0)),
-            output_tokens=int(t.get("output_tokens", 0)),
-            cache_read_tokens=int(t.get("cache_read_tokens", 0)),
-            cache_write_tokens=int(t.get("cache_write_tokens", 0)),
-            reasoning_tokens=int(t.get("reasoning_tokens", 0)),
-            duration_ms=t.get("duration_ms", 0.0),
-            cost_usd=cost,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            duration_ms=self.duration_ms,
+            # Requests made but none priced: the cost is unknown, not $0.
+            cost_usd=self.cost_usd if self.priced or not self.requests else None,
             unknown_cost_requests=self.requests - self.priced,
         )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -16,15 +18,19 @@ def new_call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-class ToolCall(BaseModel):
+# Messages and tool calls are slotted pydantic dataclasses rather than BaseModels: they
+# are validated the same way, but an instance is ~100 bytes instead of ~1 KB (no
+# per-instance __dict__ or fields-set), and a thread keeps every message it ever had.
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
     """A model's request to run one tool.
 
     `args` is normally a dict. A model that produced text that is not a JSON
     object leaves it as the raw string, so the agent can tell the model exactly
     what was wrong instead of crashing.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     args: dict[str, Any] | str = Field(default_factory=dict)
@@ -45,23 +51,24 @@ class ToolCall(BaseModel):
         return value
 
 
-class Message(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Message:
     """One message of a conversation.
 
     Assistant messages may carry `tool_calls`; tool messages answer one call
-    (`tool_call_id`) and say whether the tool failed (`is_error`). Messages are
-    frozen: a thread's history is shared between steps and checkpoints without copies.
+    (`tool_call_id`) and say whether the tool failed (`is_error`). `metadata` is
+    provider- or middleware-specific data (None when there is none). Messages are
+    frozen: a thread's history is shared between steps and checkpoints without
+    copies; `dataclasses.replace(message, content=...)` makes a changed one.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     role: Role
     content: str = ""
-    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
 
     @classmethod
     def system(cls, content: str) -> Message:
@@ -72,8 +79,8 @@ class Message(BaseModel):
         return cls(role="user", content=content)
 
     @classmethod
-    def assistant(cls, content: str = "", tool_calls: list[ToolCall] | None = None) -> Message:
-        return cls(role="assistant", content=content, tool_calls=tool_calls or [])
+    def assistant(cls, content: str = "", tool_calls: Sequence[ToolCall] = ()) -> Message:
+        return cls(role="assistant", content=content, tool_calls=tuple(tool_calls))
 
     @classmethod
     def tool(cls, call_id: str, name: str, content: str, *, is_error: bool = False) -> Message:

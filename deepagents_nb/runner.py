@@ -14,7 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.context import RunContext, ToolContext
@@ -421,8 +421,8 @@ class Runner:
         elif action.action == "accept":
             outcome = await self._execute(head.call, run)
         elif action.action == "edit":
-            call = head.call.model_copy(
-                update={"name": action.tool_name or head.call.name, "args": action.tool_args or {}}
+            call = replace(
+                head.call, name=action.tool_name or head.call.name, args=action.tool_args or {}
             )
             outcome = await self._execute(call, run)
         elif action.action == "reject":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from helpers import Recorder
@@ -98,7 +99,7 @@ class Tracing(Middleware):
         self.log.append(f"before_tool:{call.name}")
         if call.args == {"text": "blocked"}:
             return ToolOutcome("blocked by policy", is_error=True)
-        return call.model_copy(update={"args": {"text": "rewritten"}})
+        return replace(call, args={"text": "rewritten"})
 
     async def wrap_tool(
         self, call: ToolCall, ctx: ToolContext, call_next: ToolHandler

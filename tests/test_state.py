@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import pytest
@@ -27,11 +28,13 @@ def test_message_constructors() -> None:
     assert Message.user("hi") == Message(role="user", content="hi")
 
     plain = Message.assistant("hello")
-    assert (plain.role, plain.content, plain.tool_calls) == ("assistant", "hello", [])
+    assert (plain.role, plain.content, plain.tool_calls) == ("assistant", "hello", ())
 
     call = ToolCall(name="add", args={"a": 1}, id="call_1")
     asking = Message.assistant(tool_calls=[call])
-    assert (asking.role, asking.content, asking.tool_calls) == ("assistant", "", [call])
+    assert (asking.role, asking.content, asking.tool_calls) == ("assistant", "", (call,))
+    # A list given to the constructor is validated into the tuple too.
+    assert Message(role="assistant", tool_calls=[call]).tool_calls == (call,)  # type: ignore[arg-type]
 
     answer = Message.tool("call_1", "add", "3")
     assert answer.role == "tool"
@@ -43,7 +46,7 @@ def test_message_constructors() -> None:
 def test_message_defaults_text_and_str() -> None:
     m = Message.user("hi")
     assert m.text == "hi"
-    assert (m.tool_call_id, m.name, m.is_error, m.metadata) == (None, None, False, {})
+    assert (m.tool_call_id, m.name, m.is_error, m.metadata) == (None, None, False, None)
     assert str(m) == "user: hi"
     asking = Message.assistant("ok", [ToolCall(name="add", args={"a": 1})])
     assert str(asking) == "assistant: ok [calls add({'a': 1})]"
@@ -56,14 +59,24 @@ def test_message_role_is_checked() -> None:
 
 def test_messages_are_frozen() -> None:
     m = Message.user("hi")
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(FrozenInstanceError):
         m.content = "changed"  # type: ignore[misc]
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(FrozenInstanceError):
         m.role = "assistant"  # type: ignore[misc]
     assert m.content == "hi"
     call = ToolCall(name="add", args={})
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(FrozenInstanceError):
         call.name = "sub"  # type: ignore[misc]
+    # A changed copy is validated like a new message.
+    assert replace(m, content="changed") == Message.user("changed")
+    with pytest.raises(ValidationError):
+        replace(m, role="robot")
+
+
+def test_messages_are_slotted() -> None:
+    # A thread keeps every message it ever had: no per-instance __dict__.
+    assert not hasattr(Message.user("hi"), "__dict__")
+    assert not hasattr(ToolCall(name="add"), "__dict__")
 
 
 def test_messages_compare_by_value() -> None:

@@ -8,7 +8,7 @@ nothing else, so an unused hook costs nothing per step.
     class Shout(Middleware):
         async def after_model(self, response, run):
             text = response.message.content.upper()
-            response.message = response.message.model_copy(update={"content": text})
+            response.message = dataclasses.replace(response.message, content=text)
             return response
 """
 

@@ -221,7 +221,7 @@ def to_gemini_contents(request: ModelRequest) -> tuple[str, list[dict[str, Any]]
             add("user", [{"function_response": response}])
         elif m.role == "assistant":
             parts: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
-            signatures = m.metadata.get(SIGNATURES_KEY) or {}
+            signatures = (m.metadata or {}).get(SIGNATURES_KEY) or {}
             for c in m.tool_calls:
                 part: dict[str, Any] = {
                     "function_call": {"id": c.id, "name": c.name, "args": arguments_object(c.args)}
@@ -278,9 +278,11 @@ class _Reply:
         return pieces
 
     def response(self, provider: str, model: str) -> ModelResponse:
-        metadata = {SIGNATURES_KEY: self.signatures} if self.signatures else {}
         message = Message(
-            role="assistant", content="".join(self.text), tool_calls=self.calls, metadata=metadata
+            role="assistant",
+            content="".join(self.text),
+            tool_calls=tuple(self.calls),
+            metadata={SIGNATURES_KEY: self.signatures} if self.signatures else None,
         )
         stop = self.finish_reason
         if self.calls and stop in (None, "STOP"):

@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from deepagents_nb.exceptions import ConfigurationError, ModelBehaviorError
 from deepagents_nb.messages import Message
 from deepagents_nb.models.base import (
@@ -32,6 +34,8 @@ from deepagents_nb.models.base import (
     TextDelta,
 )
 from deepagents_nb.usage import Usage
+
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 
 CASSETTE_FORMAT = 1
 MATCHED_FIELDS = ("system", "messages", "tools", "max_tokens", "temperature")
@@ -45,7 +49,7 @@ def request_record(request: ModelRequest) -> dict[str, Any]:
     return {
         "system": request.system,
         "messages": [
-            m.model_dump(mode="json", exclude={"metadata"}, exclude_defaults=True)
+            _MESSAGE.dump_python(m, mode="json", exclude={"metadata"}, exclude_defaults=True)
             for m in request.messages
         ],
         "tools": [
@@ -60,7 +64,7 @@ def request_record(request: ModelRequest) -> dict[str, Any]:
 
 def response_record(response: ModelResponse) -> dict[str, Any]:
     return {
-        "message": response.message.model_dump(mode="json"),
+        "message": _MESSAGE.dump_python(response.message, mode="json"),
         "usage": response.usage.model_dump() if response.usage else None,
         "model": response.model,
         "provider": response.provider,
@@ -71,7 +75,7 @@ def response_record(response: ModelResponse) -> dict[str, Any]:
 
 def response_from_record(data: dict[str, Any]) -> ModelResponse:
     return ModelResponse(
-        message=Message.model_validate(data["message"]),
+        message=_MESSAGE.validate_python(data["message"]),
         usage=Usage.model_validate(data["usage"]) if data.get("usage") else None,
         model=data.get("model", ""),
         provider=data.get("provider", ""),

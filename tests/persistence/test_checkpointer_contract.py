@@ -177,6 +177,37 @@ async def test_a_save_keeps_the_state_as_it_was(checkpointer: Checkpointer) -> N
     assert reloaded is not None and reloaded.state == state("before")
 
 
+async def test_every_version_loads_as_saved_while_history_grows_is_rewritten_and_cut(
+    checkpointer: Checkpointer,
+) -> None:
+    # A run appends, a summary rewrites, a time-travel save cuts back: the in-memory
+    # store shares one message log between versions, and must still give each back.
+    a, b, c, summary = (Message.user(x) for x in ("a", "b", "c", "summary"))
+    live = AgentStateSnapshot(messages=[a], files={"/f": "1"}, extra={"k": [1]})
+    saved = []
+    for change in (
+        lambda s: s.messages.append(b),
+        lambda s: s.files.update({"/g": "2"}),
+        lambda s: setattr(s, "messages", [summary, c]),
+        lambda s: s.messages.append(a),
+        lambda s: setattr(s, "messages", [summary]),
+        lambda s: setattr(s, "messages", [a, b, c]),
+        lambda s: s.extra.pop("k"),
+    ):
+        await checkpointer.save("t", live, metadata={"n": len(saved)})
+        saved.append(live.model_copy(deep=True))
+        change(live)
+    await checkpointer.save("t", live)
+    saved.append(live.model_copy(deep=True))
+
+    for number, expected in enumerate(saved, start=1):
+        loaded = await checkpointer.load("t", number)
+        assert loaded is not None and loaded.state == expected, f"version {number}"
+    assert [info.metadata for info in await checkpointer.history("t")] == [
+        {"n": n} for n in range(7)
+    ] + [{}]
+
+
 async def test_of_concurrent_saves_on_one_version_exactly_one_wins(
     checkpointer: Checkpointer,
 ) -> None:

@@ -111,9 +111,9 @@ async def test_one_tool_call(
     response = await call(model_for(provider), ask(), stream)
 
     assert response.message.content == ""
-    assert response.message.tool_calls == [
-        ToolCall(id="call_1", name="get_weather", args={"city": "Paris"})
-    ]
+    assert response.message.tool_calls == (
+        ToolCall(id="call_1", name="get_weather", args={"city": "Paris"}),
+    )
     assert response.stop_reason == "tool_use"
 
 
