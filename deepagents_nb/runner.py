@@ -581,8 +581,9 @@ class Runner:
 def _settle(entry: PendingCall, outcome: CallResult | SubAgentSuspended) -> None:
     """Record a call's outcome: done, or waiting inside a sub-agent."""
     if isinstance(outcome, CallResult):
-        entry.result, entry.waiting = outcome, None
-        entry.subagent = entry.subagent_state = None
+        entry.result = outcome
+        if entry.waiting is not None:  # pydantic assignments are not free: only when needed
+            entry.waiting = entry.subagent = entry.subagent_state = None
         return
     entry.waiting = "subagent"
     entry.subagent = outcome.agent_name

@@ -119,7 +119,7 @@ class Tool:
                 model = self._args_model.model_validate(args)
             except ValidationError as exc:
                 raise ToolArgumentsError(_describe_errors(self.name, exc)) from exc
-            return {name: getattr(model, name) for name in type(model).model_fields}
+            return dict(model.__dict__)  # the validated fields, by name
         missing = [key for key in self.parameters.get("required", ()) if key not in args]
         if missing:
             raise ToolArgumentsError(

@@ -27,8 +27,9 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        # Sums of validated ints need no validation again (this runs once per model call).
-        return Usage.model_construct(
+        # Runs once per model call: pydantic-core's validation of six ints is about
+        # twice as fast as model_construct, which is plain Python.
+        return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
