@@ -12,8 +12,9 @@ import asyncio
 import inspect
 import logging
 import sys
+import types
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from deepagents_nb.events import EventBase, StreamingToken
@@ -21,20 +22,42 @@ from deepagents_nb.events import EventBase, StreamingToken
 logger = logging.getLogger("deepagents_nb.events")
 
 if sys.version_info >= (3, 11):
-    _timeout = asyncio.timeout
+    _timeout_at = asyncio.timeout_at
 else:  # pragma: no cover - Python 3.10
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def _timeout(delay: float) -> Any:
+    async def _timeout_at(when: float) -> Any:
         task = asyncio.current_task()
-        handle = asyncio.get_running_loop().call_later(delay, task.cancel)  # type: ignore[union-attr]
+        handle = asyncio.get_running_loop().call_at(when, task.cancel)  # type: ignore[union-attr]
         try:
             yield
         except asyncio.CancelledError as exc:
             raise TimeoutError from exc
         finally:
             handle.cancel()
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, None]:
+    """Await the rest of `coro`, which already ran up to its first suspension at `pending`.
+
+    Passes on to `coro` what the task sends or throws in (results, cancellation),
+    as `await coro` would have, had `coro` not been started by hand.
+    """
+    while True:
+        try:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation, above all, must reach `coro`
+                pending = coro.throw(exc)
+            else:
+                pending = coro.send(sent)
+        except StopIteration:
+            return
 
 
 @runtime_checkable
@@ -80,12 +103,25 @@ class _Channel:
             self.worker = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.backlog:
             event = self.backlog.popleft()
+            # The deadline counts from the call, as if the whole delivery ran under the timeout.
+            deadline = loop.time() + self.timeout
             try:
-                async with _timeout(self.timeout):
-                    result = self.broadcaster.broadcast(event)
-                    if inspect.isawaitable(result):
+                result = self.broadcaster.broadcast(event)
+                if isinstance(result, types.CoroutineType):
+                    # Most broadcasters finish without suspending; arming a loop timer for
+                    # them was most of the cost of delivery. Take the first step here and
+                    # put only a suspended coroutine under the timeout.
+                    try:
+                        pending = result.send(None)
+                    except StopIteration:
+                        continue
+                    async with _timeout_at(deadline):
+                        await _resume(result, pending)
+                elif inspect.isawaitable(result):
+                    async with _timeout_at(deadline):
                         await result
             except TimeoutError:
                 logger.warning(

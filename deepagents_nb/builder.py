@@ -24,7 +24,7 @@ from deepagents_nb.models.base import ChatModel
 from deepagents_nb.models.registry import ModelConfig, ModelSpec, resolve_model
 from deepagents_nb.persistence.base import Checkpointer
 from deepagents_nb.tools import Tool, ToolFunction, as_tool
-from deepagents_nb.tracking import Budget, TokenTrackingConfig, build_tracker
+from deepagents_nb.tracking import Budget, TokenTracker, TokenTrackingConfig, build_tracker
 
 KEYWORD_TWINS: dict[str, str] = {
     "with_name": "name",
@@ -281,6 +281,9 @@ class ConfigurableAgentBuilder:
         )
         if self._config.model is None:
             return DeepAgent(self._config)  # raises the clear "no model" error
+        if isinstance(self._config.token_tracking, TokenTracker):
+            model = self._config.model
+            self._config.token_tracking.prefetch_prices(model.provider, model.model_name)
         stack = default_stack(self._config, self._stack)
         return DeepAgent(replace(self._config, middleware=[*stack, *self._config.middleware]))
 

@@ -17,6 +17,8 @@ a guess.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -216,7 +218,38 @@ class PriceBook:
             return _database_cost(usage, provider, _bare_model(model), at), source
         return None, None
 
+    def prefetch(self, provider: str, model: str) -> threading.Thread | None:
+        """Load the price database on a background thread if `model` will need it.
+
+        Importing genai-prices and reading its table takes a quarter of a second:
+        at the first request, on the event loop, that would stall every concurrent
+        run. Returns the thread started, if any.
+        """
+        model = _bare_model(model)
+        if (
+            "genai_prices" in sys.modules
+            or provider in _UNPRICED_PROVIDERS
+            or self._find_listed(provider, model)[1] is not None
+        ):
+            return None
+        thread = threading.Thread(
+            target=_database_has, args=(provider, model), name="deepagents-prices", daemon=True
+        )
+        thread.start()
+        return thread
+
     def _find(self, provider: str, model: str) -> tuple[TokenCosts | None, PriceSource | None]:
+        listed = self._find_listed(provider, model)
+        if listed[1] is not None:
+            return listed
+        if _database_has(provider, model):
+            return None, "genai-prices"
+        return None, None
+
+    def _find_listed(
+        self, provider: str, model: str
+    ) -> tuple[TokenCosts | None, PriceSource | None]:
+        """A custom price, else a preset; `(None, None)` when neither lists the model."""
         tables: tuple[tuple[tuple[TokenCosts, ...], PriceSource], ...] = (
             (self.custom, "custom"),
             (PRESETS, "preset"),
@@ -230,9 +263,6 @@ class PriceBook:
             )
             if best is not None:
                 return best, source
-        # Test doubles are never in the price database: skip importing it (~250 ms).
-        if provider not in TEST_DOUBLE_PROVIDERS and _database_has(provider, model):
-            return None, "genai-prices"
         return None, None
 
 
@@ -242,6 +272,7 @@ def _bare_model(model: str) -> str:
 
 
 def _database_has(provider: str, model: str) -> bool:
+    # Test doubles are never in the price database: skip importing it (~250 ms).
     if provider in _UNPRICED_PROVIDERS:
         return False
     try:

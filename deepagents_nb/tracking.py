@@ -110,6 +110,10 @@ class TokenTracker:
         # thread ids "<parent thread>/<sub-agent>/<call id>" and climb to their root.
         self._latest_run: dict[str, str] = {}
 
+    def prefetch_prices(self, provider: str, model: str) -> None:
+        """Load what pricing `model` needs now, off the event loop (see `PriceBook.prefetch`)."""
+        self._prices.prefetch(provider, model)
+
     @property
     def emit_events(self) -> bool:
         return self.config.emit_events

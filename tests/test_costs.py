@@ -226,3 +226,25 @@ def test_the_price_database_is_imported_only_when_needed() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # a preset answered: no quarter-second import
+
+
+def test_an_agent_loads_the_price_database_off_the_event_loop_when_its_model_needs_it() -> None:
+    # Built with a model only the database prices, the agent imports genai-prices on
+    # a background thread; a preset model, a custom price or a test double never does.
+    code = (
+        "import sys, threading, deepagents_nb as d; "
+        "from deepagents_nb.models.openai import OpenAIChatModel; "
+        "model = lambda name: OpenAIChatModel(name, api_key='sk-test'); "
+        "from deepagents_nb.models.testing import ScriptedModel; "
+        "d.create_deep_agent(ScriptedModel(['hi'])); "
+        "d.create_deep_agent(model('gpt-4o-mini')); "
+        "d.create_deep_agent(model('gpt-4.1'), token_tracking=d.TokenTrackingConfig("
+        "custom_costs=d.TokenCosts(input_per_million=1, output_per_million=1))); "
+        "before = 'genai_prices' in sys.modules; "
+        "d.create_deep_agent(model('gpt-4.1')); "
+        "loader = [t for t in threading.enumerate() if t.name == 'deepagents-prices']; "
+        "[t.join() for t in loader]; "
+        "print(before, len(loader), 'genai_prices' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "1", "True"]

@@ -6,7 +6,6 @@ maps the same tools onto a real directory, confined to its root.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -59,6 +58,8 @@ def apply_edit(
 
 def unified_diff(path: str, old: str, new: str) -> str:
     """A unified diff of one file, as `diff -u` prints it."""
+    import difflib  # only gated edits show a diff: kept out of `import deepagents_nb`
+
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),
