@@ -44,6 +44,9 @@ SENSITIVE_FIELDS: tuple[str, ...] = (
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13 to 19 digits, optionally grouped by spaces or dashes: every card network's length.
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# Ungrouped runs starting with 1 are epoch times in milli-, micro- or nanoseconds
+# ("1732470000000"), which tool output is full of; no major card network starts with 1.
+_EPOCH_TIME = re.compile(r"1\d{12,18}")
 # North American style numbers with separators, optionally with a country code;
 # separators are required so plain ids and timestamps are left alone.
 _PHONE = re.compile(
@@ -53,6 +56,11 @@ _PHONE = re.compile(
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SENSITIVE_WORDS = tuple(tuple(field.split("_")) for field in SENSITIVE_FIELDS)
+# "tokens" alone counts tokens (`max_tokens`); `access_tokens` are secrets.
+_PLURAL_FIELDS = tuple(field for field in _SENSITIVE_WORDS if field != ("token",))
+# A name ending in one of these holds a number about a secret, not the secret:
+# `total_token_count`, `password_length`.
+_QUANTITY_WORDS = frozenset({"count", "counts", "length", "len", "size", "limit"})
 
 
 def _key_words(key: str) -> tuple[str, ...]:
@@ -64,11 +72,21 @@ def _key_words(key: str) -> tuple[str, ...]:
 def is_sensitive_field(key: str) -> bool:
     """Whether a field name names a secret (case-insensitive, any naming style).
 
-    `apiKey`, `X-Api-Key` and `github_token` are sensitive; `max_tokens` is not,
-    since matching is by whole words rather than substrings.
+    `apiKey`, `X-Api-Key`, `github_token` and plurals such as `passwords` or
+    `api_keys` are sensitive. Matching is by whole words, so `max_tokens` (a
+    count; "tokens" alone is never a secret) and `total_token_count` are not.
     """
     words = _key_words(key)
-    for field in _SENSITIVE_WORDS:
+    if not words or (len(words) > 1 and words[-1] in _QUANTITY_WORDS):
+        return False
+    if _names_one_of(words, _SENSITIVE_WORDS):
+        return True
+    plural = words[-1]
+    return plural.endswith("s") and _names_one_of((*words[:-1], plural[:-1]), _PLURAL_FIELDS)
+
+
+def _names_one_of(words: tuple[str, ...], fields: tuple[tuple[str, ...], ...]) -> bool:
+    for field in fields:
         n = len(field)
         if any(words[i : i + n] == field for i in range(len(words) - n + 1)):
             return True
@@ -80,8 +98,13 @@ def redact_pii(text: str) -> str:
     if not text:
         return text
     text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub("[CARD]", text)
+    text = _CARD.sub(_card_placeholder, text)
     return _PHONE.sub("[PHONE]", text)
+
+
+def _card_placeholder(match: re.Match[str]) -> str:
+    number = match.group()
+    return number if _EPOCH_TIME.fullmatch(number) else "[CARD]"
 
 
 def truncate(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:

@@ -122,6 +122,14 @@ def test_every_sensitive_field_is_detected_in_any_style(name: str) -> None:
         "Bearer",
         "SSN",
         "encryptionKey",
+        # plurals
+        "passwords",
+        "api_keys",
+        "apiKeys",
+        "access_tokens",
+        "refreshTokens",
+        "clientSecrets",
+        "ssns",
     ],
 )
 def test_sensitive_names(key: str) -> None:
@@ -147,6 +155,13 @@ def test_sensitive_names(key: str) -> None:
         "description",
         "",
         "___",
+        # counts and sizes about secrets, not secrets (Gemini's usage fields among them)
+        "total_token_count",
+        "promptTokenCount",
+        "password_length",
+        "tokens",
+        "statuses",
+        "keys",
     ],
 )
 def test_non_sensitive_names(key: str) -> None:
@@ -164,6 +179,8 @@ def test_non_sensitive_names(key: str) -> None:
         ("card 4532 1234 5678 9010 ok", "card [CARD] ok"),
         ("card 4532123456789010 ok", "card [CARD] ok"),
         ("amex 3782-822463-10005", "amex [CARD]"),
+        ("visa 4111111111111111", "visa [CARD]"),
+        ("grouped 1234 5678 9012 3456", "grouped [CARD]"),  # only ungrouped runs are times
         ("call (555) 123-4567 today", "call [PHONE] today"),
         ("call 555.123.4567", "call [PHONE]"),
         ("call 555 123 4567", "call [PHONE]"),
@@ -190,6 +207,10 @@ def test_redact_pii_finds(text: str, expected: str) -> None:
         "not an email: user@localhost or @handle",
         "price 1,234,567.89",
         "sha 4532123456789010abc",
+        # epoch times in milli-, micro- and nanoseconds are not card numbers
+        "sent 1732470000000 ms",
+        "sent 1732470000000000 us",
+        "sent 1732470000000000000 ns",
     ],
 )
 def test_redact_pii_leaves_ordinary_text_alone(text: str) -> None:
