@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from deepagents_nb.context import RunContext, ToolContext
 from deepagents_nb.events import (
@@ -27,9 +27,6 @@ from deepagents_nb.events import (
     InterruptResolved,
     StateCheckpointed,
     StreamingToken,
-    ToolCompleted,
-    ToolFailed,
-    ToolStarted,
 )
 from deepagents_nb.exceptions import (
     AgentSignal,
@@ -38,8 +35,6 @@ from deepagents_nb.exceptions import (
     ModelAPIError,
     NoPendingInterruptError,
     PendingInterruptError,
-    ToolArgumentsError,
-    ToolExecutionError,
 )
 from deepagents_nb.hitl import (
     AgentInterrupt,
@@ -54,19 +49,12 @@ from deepagents_nb.hitl import (
     store_pending,
 )
 from deepagents_nb.messages import Message, ToolCall
-from deepagents_nb.middleware.base import ToolHandler, overrides
+from deepagents_nb.middleware.base import overrides
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
-from deepagents_nb.security import (
-    MAX_PREVIEW_LENGTH,
-    redact_pii,
-    safe_preview,
-    sanitize_json,
-    sanitize_tool_payload,
-    truncate,
-)
+from deepagents_nb.security import preview, redact_pii, sanitize_json
 from deepagents_nb.serialization import dump_state
-from deepagents_nb.state import AgentStateSnapshot, StateUpdate, apply_update
-from deepagents_nb.tools import ToolOutcome
+from deepagents_nb.state import AgentStateSnapshot, apply_update
+from deepagents_nb.tool_calls import ToolCaller, ms_since
 
 if TYPE_CHECKING:
     from deepagents_nb.agent import AgentResult, DeepAgent
@@ -90,19 +78,12 @@ class Runner:
         self.config = agent.config
         self.model = agent.model
         middleware = agent.middleware
-        tools = agent.tools
-        self._tools = tools
-        self._schemas = tuple(t.schema for t in tools.values())
+        self._schemas = tuple(t.schema for t in agent.tools.values())
         # Only hooks a middleware overrides are called: unused hooks cost nothing.
         self._before_model = [m for m in middleware if overrides(m, "before_model")]
         self._after_model = [m for m in middleware if overrides(m, "after_model")]
-        self._before_tool = [m for m in middleware if overrides(m, "before_tool")]
-        self._after_tool = [m for m in middleware if overrides(m, "after_tool")]
         self._describers = [m for m in middleware if overrides(m, "describe_call")]
-        handler: ToolHandler = self._invoke_tool
-        for m in reversed([m for m in middleware if overrides(m, "wrap_tool")]):
-            handler = _bind_wrap(m.wrap_tool, handler)
-        self._tool_handler = handler
+        self._execute = ToolCaller(agent.tools, middleware).execute
 
     # ----- entry points --------------------------------------------------------------------
 
@@ -167,8 +148,9 @@ class Runner:
             )
         run = self._context(thread_id, state, sink, parent)
         if run.listening:
-            preview = start.text if start.text is not None else f"(resumed: {start.action})"
-            run.emit(AgentStarted(message_preview=self._preview(preview), **run.event_meta()))
+            said = start.text if start.text is not None else f"(resumed: {start.action})"
+            shown = preview(said, sanitize=run.sanitize)
+            run.emit(AgentStarted(message_preview=shown, **run.event_meta()))
         try:
             if start.text is not None:
                 run.add_message(Message.user(start.text))
@@ -199,9 +181,9 @@ class Runner:
             if run.listening and not isinstance(exc, AgentSignal):
                 run.emit(
                     AgentFailed(
-                        duration_ms=_ms_since(started),
+                        duration_ms=ms_since(started),
                         error_type=type(exc).__name__,
-                        error_message=self._preview(str(exc), 500),
+                        error_message=preview(str(exc), sanitize=run.sanitize, max_length=500),
                         **run.event_meta(),
                     )
                 )
@@ -212,8 +194,8 @@ class Runner:
         if run.listening:
             run.emit(
                 AgentCompleted(
-                    duration_ms=_ms_since(started),
-                    response_preview=self._preview(answer),
+                    duration_ms=ms_since(started),
+                    response_preview=preview(answer, sanitize=run.sanitize),
                     response=redact_pii(answer) if run.sanitize else answer,
                     **run.event_meta(),
                 )
@@ -269,7 +251,7 @@ class Runner:
             usage=run.usage,
             thread_id=run.thread_id,
             run_id=run.run_id,
-            duration_ms=_ms_since(started),
+            duration_ms=ms_since(started),
             interrupt=interrupt,
         )
 
@@ -309,7 +291,7 @@ class Runner:
         else:
             response = await self.model.complete(request)
         if not response.duration_ms:
-            response.duration_ms = _ms_since(started)
+            response.duration_ms = ms_since(started)
         for m in self._after_model:
             response = await m.after_model(response, run)
         run.record_usage(response, self.model)
@@ -460,123 +442,6 @@ class Runner:
                 )
         return await self._checkpoint(run, version) if persist else version
 
-    async def _execute(
-        self,
-        call: ToolCall,
-        run: RunContext,
-        resume: tuple[HitlAction, AgentStateSnapshot | None] | None = None,
-    ) -> CallResult | SubAgentSuspended:
-        try:
-            content, is_error, update = await self._run_tool(call, run, resume)
-        except SubAgentSuspended as suspended:
-            return suspended
-        return CallResult(content=content, is_error=is_error, update=update)
-
-    async def _run_tool(
-        self,
-        call: ToolCall,
-        run: RunContext,
-        resume: tuple[HitlAction, AgentStateSnapshot | None] | None,
-    ) -> tuple[str, bool, StateUpdate]:
-        ctx = ToolContext(run=run, call_id=call.id, resume=resume)
-        listening = run.listening
-        started = time.perf_counter()
-        if listening and resume is None:
-            args = call.args if isinstance(call.args, dict) else {"raw": call.args}
-            safe_args = sanitize_json(args, redact_strings=True) if run.sanitize else args
-            run.emit(
-                ToolStarted(
-                    tool_name=call.name,
-                    call_id=call.id,
-                    # Sanitized once; the preview is cut from the sanitized arguments.
-                    input_summary=self._payload_preview(safe_args),
-                    args=safe_args,
-                    **run.event_meta(),
-                )
-            )
-        planned: ToolCall | ToolOutcome = call
-        for m in self._before_tool:
-            if isinstance(planned, ToolOutcome):
-                break
-            planned = await m.before_tool(planned, ctx)
-        # A before_tool hook may rewrite the call or answer it without running the tool.
-        if isinstance(planned, ToolOutcome):
-            outcome = planned
-        else:
-            try:
-                outcome = await self._tool_handler(planned, ctx)
-            except AgentSignal:
-                raise
-            except Exception as exc:
-                outcome = ToolOutcome(
-                    f"Tool {call.name!r} failed: {type(exc).__name__}: {exc}", is_error=True
-                )
-        for m in self._after_tool:
-            outcome = await m.after_tool(call, outcome, ctx)
-        if listening:
-            self._emit_tool_end(run, call, outcome, _ms_since(started))
-        update = ctx.update if not outcome.is_error else StateUpdate()
-        return outcome.content, outcome.is_error, update
-
-    def _emit_tool_end(
-        self, run: RunContext, call: ToolCall, outcome: ToolOutcome, duration: float
-    ) -> None:
-        if outcome.is_error:
-            run.emit(
-                ToolFailed(
-                    tool_name=call.name,
-                    call_id=call.id,
-                    duration_ms=duration,
-                    error_message=self._preview(outcome.content, 500),
-                    **run.event_meta(),
-                )
-            )
-        else:
-            run.emit(
-                ToolCompleted(
-                    tool_name=call.name,
-                    call_id=call.id,
-                    duration_ms=duration,
-                    result_summary=self._payload_preview(outcome.content),
-                    **run.event_meta(),
-                )
-            )
-
-    async def _invoke_tool(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
-        """Look the tool up, check the arguments, run it; every problem becomes an error result."""
-        tool = self._tools.get(call.name)
-        if tool is None:
-            known = ", ".join(sorted(self._tools)) or "none"
-            return ToolOutcome(
-                f"Unknown tool {call.name!r}. Available tools: {known}.", is_error=True
-            )
-        try:
-            args = call.parsed_args()
-        except ValueError as exc:
-            return ToolOutcome(
-                f"Invalid arguments for tool {call.name!r}: {exc}. "
-                f"Send the arguments as a JSON object.",
-                is_error=True,
-            )
-        try:
-            return ToolOutcome(await tool.run(args, ctx))
-        except ToolArgumentsError as exc:
-            return ToolOutcome(str(exc), is_error=True)
-        except ToolExecutionError as exc:
-            return ToolOutcome(f"Error: {exc}", is_error=True)
-
-    # ----- previews ------------------------------------------------------------------------
-
-    def _preview(self, text: str, length: int = MAX_PREVIEW_LENGTH) -> str:
-        if self.config.pii_sanitization:
-            return safe_preview(text, length)
-        return truncate(text, length)
-
-    def _payload_preview(self, value: Any) -> str:
-        if self.config.pii_sanitization:
-            return sanitize_tool_payload(value)
-        return truncate(value if isinstance(value, str) else str(value))
-
 
 def _settle(entry: PendingCall, outcome: CallResult | SubAgentSuspended) -> None:
     """Record a call's outcome: done, or waiting inside a sub-agent."""
@@ -598,14 +463,6 @@ def _head_name(turn: PendingTurn) -> str:
     return head.call.name if head is not None else "a tool"
 
 
-def _bind_wrap(wrap: Any, call_next: ToolHandler) -> ToolHandler:
-    async def handler(call: ToolCall, ctx: ToolContext) -> ToolOutcome:
-        result: ToolOutcome = await wrap(call, ctx, call_next)
-        return result
-
-    return handler
-
-
 def _emitter(dispatch: EventSink | None, sink: EventSink | None) -> EventSink:
     if dispatch is None:
         return sink or _silent
@@ -621,7 +478,3 @@ def _emitter(dispatch: EventSink | None, sink: EventSink | None) -> EventSink:
 
 def _silent(event: EventBase) -> None:
     """The emitter of a run nobody listens to."""
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

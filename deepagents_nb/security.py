@@ -121,6 +121,11 @@ def safe_preview(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
     return truncate(redact_pii(text), max_length)
 
 
+def preview(text: str, *, sanitize: bool, max_length: int = MAX_PREVIEW_LENGTH) -> str:
+    """`safe_preview` when sanitizing, else `truncate`: an event's preview of `text`."""
+    return safe_preview(text, max_length) if sanitize else truncate(text, max_length)
+
+
 def sanitize_json(value: Any, *, redact_strings: bool = False) -> Any:
     """A copy of a JSON-like value with the values of sensitive fields replaced.
 

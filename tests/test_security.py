@@ -12,6 +12,7 @@ from deepagents_nb.security import (
     REDACTED,
     SENSITIVE_FIELDS,
     is_sensitive_field,
+    preview,
     redact_pii,
     safe_preview,
     sanitize_json,
@@ -368,3 +369,10 @@ def test_tool_payload_other_values() -> None:
     assert sanitize_tool_payload(None) == "null"
     assert sanitize_tool_payload(1700000000) == "1700000000"
     assert sanitize_tool_payload({"when": object}) == '{"when": "<class \'object\'>"}'
+
+
+def test_preview_redacts_only_when_sanitizing() -> None:
+    text = "mail john@example.com " + "x" * 200
+    assert preview(text, sanitize=True) == safe_preview(text)
+    assert preview(text, sanitize=False) == truncate(text)
+    assert preview(text, sanitize=False, max_length=30).startswith("mail john@example.com")
