@@ -95,10 +95,13 @@ def checkpoint_messages() -> list[tuple[str, str, int | None]]:
 
 
 def checkpoint_files() -> dict[str, str]:
-    """50 files of 10 KB of text each."""
+    """50 files of 10 KB of text each, no two alike (a store may keep each content once)."""
     line = "The quick brown fox jumps over the lazy dog. 0123456789\n"
-    body = (line * (CHECKPOINT_FILE_BYTES // len(line) + 1))[:CHECKPOINT_FILE_BYTES]
-    return {f"/workspace/file_{i:02d}.md": body for i in range(CHECKPOINT_FILES)}
+    body = line * (CHECKPOINT_FILE_BYTES // len(line) + 1)
+    return {
+        f"/workspace/file_{i:02d}.md": (f"file {i}\n{body}")[:CHECKPOINT_FILE_BYTES]
+        for i in range(CHECKPOINT_FILES)
+    }
 
 
 def parse_args(scenarios: list[str]) -> argparse.Namespace:

@@ -321,10 +321,13 @@ def _checkpoint_rows(checkpoint: dict[str, dict[str, Any]]) -> list[Row]:
     rows = []
     ours = checkpoint.get(OURS, {})
     langgraph = checkpoint.get(LANGCHAIN, {}).get("median", {})
+    # "save" is the next version of a thread (files unchanged since the last save);
+    # "first save" a new thread whose 50 files are all new. LangGraph writes every
+    # channel in full either way, so its save time stands against both.
+    operations = (("save", "save_ms"), ("first save", "save_ms"), ("load", "load_ms"))
     for backend in ("memory", "sqlite", "redis", "postgres"):
-        for operation in ("save", "load"):
-            metric = f"{operation}_ms"
-            mine = ours.get("median", {}).get(f"{backend}.{metric}")
+        for operation, metric in operations:
+            mine = ours.get("median", {}).get(f"{backend}.{operation.replace(' ', '_')}_ms")
             candidates = [langgraph.get(f"{backend}{kind}.{metric}") for kind in ("", "-async")]
             theirs = min((c for c in candidates if c is not None), default=None)
             note = {PYDANTIC_AI: "no saver"}

@@ -2,6 +2,9 @@
 
 The stored form is an envelope `{"format": 1, "state": {...}}`; the format
 number lets later versions migrate old threads instead of misreading them.
+Format 2 is a state without its `files`, which the backend keeps apart (SQLite
+stores each distinct file content once); a release that predates it refuses it
+with "upgrade deepagents-nb" instead of loading a thread without its files.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from deepagents_nb.exceptions import CorruptCheckpointError
 from deepagents_nb.state import AgentStateSnapshot
 
 FORMAT_VERSION = 1
+FILES_APART_FORMAT = 2
+_NO_FILES = {"files"}
 
 
 class _Header(BaseModel):
@@ -22,13 +27,25 @@ class _Envelope(_Header):
     state: AgentStateSnapshot
 
 
-def dump_state(state: AgentStateSnapshot) -> bytes:
-    """Serialize a state to UTF-8 JSON bytes."""
-    return b'{"format":%d,"state":%s}' % (FORMAT_VERSION, state.model_dump_json().encode())
+def dump_state(state: AgentStateSnapshot, *, files_apart: bool = False) -> bytes:
+    """Serialize a state to UTF-8 JSON bytes.
+
+    `files_apart=True` leaves `files` out (format 2), for a backend that keeps file
+    contents itself and gives them back to `load_state`.
+    """
+    if files_apart:
+        body, number = state.model_dump_json(exclude=_NO_FILES), FILES_APART_FORMAT
+    else:
+        body, number = state.model_dump_json(), FORMAT_VERSION
+    return b'{"format":%d,"state":%s}' % (number, body.encode())
 
 
-def load_state(data: bytes | str) -> AgentStateSnapshot:
-    """Read bytes written by `dump_state`; a clear `CorruptCheckpointError` otherwise."""
+def load_state(data: bytes | str, files: dict[str, str] | None = None) -> AgentStateSnapshot:
+    """Read bytes written by `dump_state`; a clear `CorruptCheckpointError` otherwise.
+
+    `files` are those kept apart from a format-2 state, and required for one.
+    """
+    expected = FORMAT_VERSION if files is None else FILES_APART_FORMAT
     try:
         envelope = _Envelope.model_validate_json(data)
     except ValidationError as exc:
@@ -36,20 +53,28 @@ def load_state(data: bytes | str) -> AgentStateSnapshot:
         try:
             stored_format = _Header.model_validate_json(data).format
         except ValidationError:
-            stored_format = FORMAT_VERSION
-        if stored_format != FORMAT_VERSION:
-            raise _unsupported(stored_format) from exc
+            stored_format = expected
+        if stored_format != expected:
+            raise _unsupported(stored_format, expected) from exc
         raise CorruptCheckpointError(
             f"stored state is not a deepagents-nb checkpoint: {exc.errors()[0]['msg']} "
             f"at {'.'.join(str(p) for p in exc.errors()[0]['loc']) or 'top level'}"
         ) from exc
-    if envelope.format != FORMAT_VERSION:
-        raise _unsupported(envelope.format)
+    if envelope.format != expected:
+        raise _unsupported(envelope.format, expected)
+    if files is not None:
+        envelope.state.files = files
     return envelope.state
 
 
-def _unsupported(stored_format: int) -> CorruptCheckpointError:
+def _unsupported(stored_format: int, expected: int) -> CorruptCheckpointError:
+    if stored_format in (FORMAT_VERSION, FILES_APART_FORMAT):  # known, but not here
+        where = "with" if stored_format == FORMAT_VERSION else "without"
+        return CorruptCheckpointError(
+            f"checkpoint format {stored_format} (a state {where} its files) where format "
+            f"{expected} was expected: the stored files and the state do not match"
+        )
     return CorruptCheckpointError(
         f"checkpoint format {stored_format} is not supported by this version "
-        f"(expected {FORMAT_VERSION}); upgrade deepagents-nb"
+        f"(expected {expected}); upgrade deepagents-nb"
     )

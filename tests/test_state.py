@@ -11,7 +11,12 @@ from pydantic import ValidationError
 
 from deepagents_nb.exceptions import CheckpointerError, CorruptCheckpointError, DeepAgentsError
 from deepagents_nb.messages import Message, ToolCall, new_call_id
-from deepagents_nb.serialization import FORMAT_VERSION, dump_state, load_state
+from deepagents_nb.serialization import (
+    FILES_APART_FORMAT,
+    FORMAT_VERSION,
+    dump_state,
+    load_state,
+)
 from deepagents_nb.state import (
     AgentStateSnapshot,
     StateUpdate,
@@ -360,19 +365,35 @@ def test_load_state_on_valid_json_of_the_wrong_shape(value: Any, where: str) -> 
 @pytest.mark.parametrize(
     "data",
     [
-        b'{"format": 2, "state": {}}',
-        b'{"format": 2, "state": {"messages": []}}',
+        b'{"format": 3, "state": {}}',
+        b'{"format": 3, "state": {"messages": []}}',
         # A newer version may have changed the state's shape entirely.
-        b'{"format": 2, "state": {"messages": {"by_id": {}}}}',
-        b'{"format": 2, "state": "compressed:..."}',
+        b'{"format": 3, "state": {"messages": {"by_id": {}}}}',
+        b'{"format": 3, "state": "compressed:..."}',
     ],
 )
 def test_load_state_on_a_future_format(data: bytes) -> None:
     with pytest.raises(CorruptCheckpointError) as info:
         load_state(data)
     assert str(info.value) == (
-        "checkpoint format 2 is not supported by this version (expected 1); upgrade deepagents-nb"
+        "checkpoint format 3 is not supported by this version (expected 1); upgrade deepagents-nb"
     )
+
+
+def test_a_state_with_its_files_apart_is_format_2_and_needs_them_back() -> None:
+    # Format 2 is how SQLite stores a state whose file contents it keeps itself: a
+    # release that knows only format 1 refuses it instead of losing the files.
+    state = AgentStateSnapshot(messages=[Message.user("hi")], files={"/a": "A"}, extra={"k": 1})
+    data = dump_state(state, files_apart=True)
+    envelope = json.loads(data)
+    assert envelope["format"] == FILES_APART_FORMAT == 2
+    assert "files" not in envelope["state"]
+
+    assert load_state(data, files={"/a": "A"}) == state
+    with pytest.raises(CorruptCheckpointError, match=r"format 2 \(a state without its files\)"):
+        load_state(data)
+    with pytest.raises(CorruptCheckpointError, match=r"format 1 \(a state with its files\)"):
+        load_state(dump_state(state), files={})
 
 
 def test_load_state_on_an_unknown_older_format() -> None:

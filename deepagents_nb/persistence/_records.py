@@ -51,12 +51,14 @@ def decode_info(
     return CheckpointInfo(thread_id, version, when, metadata)
 
 
-def decode_checkpoint(info: CheckpointInfo, state: bytes | str | None) -> Checkpoint:
-    """A checkpoint from its history entry and stored state bytes."""
+def decode_checkpoint(
+    info: CheckpointInfo, state: bytes | str | None, files: dict[str, str] | None = None
+) -> Checkpoint:
+    """A checkpoint from its history entry and stored state bytes (and files kept apart)."""
     if state is None:
         raise corrupt(info.thread_id, info.version, "the state is missing")
     try:
-        snapshot = load_state(state)
+        snapshot = load_state(state, files)
     except CorruptCheckpointError as exc:
         raise corrupt(info.thread_id, info.version, str(exc)) from exc
     return Checkpoint(info.thread_id, info.version, snapshot, info.created_at, info.metadata)

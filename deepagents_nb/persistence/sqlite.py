@@ -9,11 +9,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
 from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
+from deepagents_nb.persistence._sqlite_files import (
+    SCHEMA,
+    ContentHashes,
+    free_files,
+    read_files,
+    write_files,
+)
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
@@ -21,18 +28,21 @@ from deepagents_nb.state import AgentStateSnapshot
 T = TypeVar("T")
 
 # A rowid table rather than WITHOUT ROWID: states are large rows, and the primary
-# key's index alone answers list_threads and the latest-version lookups.
-_SCHEMA = """
+# key's index alone answers list_threads and the latest-version lookups. `files` is
+# the version's map path -> content hash (see _sqlite_files); NULL in rows written
+# before it existed, whose `state` holds the files inline.
+_CHECKPOINTS = """
 CREATE TABLE IF NOT EXISTS checkpoints (
     thread_id  TEXT    NOT NULL,
     version    INTEGER NOT NULL,
     created_at TEXT    NOT NULL,
     metadata   TEXT    NOT NULL,
     state      BLOB    NOT NULL,
+    files      TEXT,
     PRIMARY KEY (thread_id, version)
 )
 """
-_COLUMNS = "version, created_at, metadata, state FROM checkpoints WHERE thread_id = ?"
+_COLUMNS = "version, created_at, metadata, state, files FROM checkpoints WHERE thread_id = ?"
 
 
 class SqliteCheckpointer(ClosingCheckpointer):
@@ -42,7 +52,8 @@ class SqliteCheckpointer(ClosingCheckpointer):
     WAL mode lets other readers (another kernel, a dashboard) read while a run
     writes. A save checks `expected_version` and inserts inside one write
     transaction, so of two processes saving against the same version one wins and
-    the other gets `CheckpointConflictError`.
+    the other gets `CheckpointConflictError`. Each distinct file content is stored
+    once, so a step writes only the files it changed.
 
         checkpointer = SqliteCheckpointer(".deepagents/threads.db")
         agent = create_deep_agent(model=model, checkpointer=checkpointer)
@@ -60,6 +71,7 @@ class SqliteCheckpointer(ClosingCheckpointer):
         self._timeout = timeout
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None  # used on the worker thread only
+        self._hashes = ContentHashes()  # likewise
 
     def __repr__(self) -> str:
         return f"SqliteCheckpointer({self.path!r})"
@@ -80,14 +92,17 @@ class SqliteCheckpointer(ClosingCheckpointer):
         expected_version: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> int:
-        row = (thread_id, utc_now().isoformat(), encode_metadata(metadata), dump_state(state))
-        return await self._call(self._insert, row, expected_version)
+        when, info = utc_now().isoformat(), encode_metadata(metadata)
+        row = (thread_id, when, info, dump_state(state, files_apart=True))
+        # The contents are hashed on the worker thread; a copy of the dict keeps the
+        # files as they are now, whatever the caller changes while the save waits.
+        return await self._call(self._insert, row, dict(state.files), expected_version)
 
     async def load(self, thread_id: str, version: int | None = None) -> Checkpoint | None:
         return await self._call(self._select, thread_id, version)
 
     async def delete(self, thread_id: str) -> None:
-        await self._call(self._execute, "DELETE FROM checkpoints WHERE thread_id = ?", thread_id)
+        await self._call(self._delete, thread_id)
 
     async def list_threads(self) -> list[str]:
         rows = await self._call(
@@ -121,7 +136,7 @@ class SqliteCheckpointer(ClosingCheckpointer):
                 # In WAL mode NORMAL keeps every commit through a crash of the process;
                 # only a power loss may drop the last ones, for far fewer fsyncs.
                 db.execute("PRAGMA synchronous=NORMAL")
-                db.execute(_SCHEMA)
+                _migrate(db)
             self._db = db
         return self._db
 
@@ -135,10 +150,14 @@ class SqliteCheckpointer(ClosingCheckpointer):
         with self._errors("query"):
             return db.execute(sql, params).fetchall()
 
-    def _insert(self, row: tuple[str, str, str, bytes], expected: int | None) -> int:
+    def _insert(
+        self, row: tuple[str, str, str, bytes], files: dict[str, str], expected: int | None
+    ) -> int:
         thread_id = row[0]
+        # Hashed before taking the write lock, which other processes may be waiting for.
+        hashes = {path: self._hashes(content) for path, content in files.items()}
         db = self._connection()
-        with self._errors("save"), _write_transaction(db):
+        with self._errors("save"), _transaction(db, "IMMEDIATE"):
             # IMMEDIATE took the write lock: nobody can add a version between these two.
             (latest,) = db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM checkpoints WHERE thread_id = ?",
@@ -146,12 +165,19 @@ class SqliteCheckpointer(ClosingCheckpointer):
             ).fetchone()
             if expected is not None and expected != latest:
                 raise CheckpointConflictError(thread_id, expected, latest)
+            refs = write_files(db, thread_id, files, hashes)
             db.execute(
-                "INSERT INTO checkpoints (thread_id, version, created_at, metadata, state) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (thread_id, latest + 1, *row[1:]),
+                "INSERT INTO checkpoints (thread_id, version, created_at, metadata, state, files) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (thread_id, latest + 1, *row[1:], refs),
             )
         return int(latest) + 1
+
+    def _delete(self, thread_id: str) -> None:
+        db = self._connection()
+        with self._errors("delete"), _transaction(db, "IMMEDIATE"):
+            free_files(db, thread_id)
+            db.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,))
 
     def _select(self, thread_id: str, version: int | None) -> Checkpoint | None:
         params: tuple[Any, ...] = (thread_id,) if version is None else (thread_id, version)
@@ -160,12 +186,15 @@ class SqliteCheckpointer(ClosingCheckpointer):
         else:
             sql = f"SELECT {_COLUMNS} AND version = ?"
         db = self._connection()
-        with self._errors("load"):
+        # One read transaction: a delete in another process cannot free the
+        # contents between reading the row and reading its files.
+        with self._errors("load"), _transaction(db, "DEFERRED"):
             found = db.execute(sql, params).fetchone()
-        if found is None:
-            return None
-        number, created_at, metadata, state = found
-        return decode_checkpoint(decode_info(thread_id, number, created_at, metadata), state)
+            if found is None:
+                return None
+            number, created_at, metadata, state, refs = found
+            files = None if refs is None else read_files(db, thread_id, number, refs)
+        return decode_checkpoint(decode_info(thread_id, number, created_at, metadata), state, files)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -175,9 +204,28 @@ class SqliteCheckpointer(ClosingCheckpointer):
             raise CheckpointerError(f"SQLite {action} failed on {self.path}: {exc}") from exc
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the tables; a file from before content hashing gains `files` and its tables.
+
+    Its rows stay as they are (`files` NULL) and load as before.
+    """
+    if _has_file_maps(db):
+        return  # the column and the content tables are created in one transaction
+    with _transaction(db, "IMMEDIATE"):
+        db.execute(_CHECKPOINTS)
+        if not _has_file_maps(db):  # checked again under the lock: another process may migrate
+            db.execute("ALTER TABLE checkpoints ADD COLUMN files TEXT")
+        for statement in SCHEMA:
+            db.execute(statement)
+
+
+def _has_file_maps(db: sqlite3.Connection) -> bool:
+    return any(column[1] == "files" for column in db.execute("PRAGMA table_info(checkpoints)"))
+
+
 @contextmanager
-def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
+def _transaction(db: sqlite3.Connection, mode: Literal["DEFERRED", "IMMEDIATE"]) -> Iterator[None]:
+    db.execute(f"BEGIN {mode}")
     try:
         yield
     except BaseException:
