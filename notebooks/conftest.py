@@ -1,8 +1,8 @@
 """Make nbval apply `update_display_data`, as Jupyter frontends and nbconvert do.
 
-A `%%agent` cell displays its live dashboard first and updates that output when
-the run ends, adding a static HTML copy and a text transcript of the run (so the
-saved notebook shows the run without a kernel). nbval 0.11 ignores update
+A `%%agent` cell displays its live dashboard and, below it, a saved copy that it
+updates when the run ends with a static HTML copy and a text transcript of the
+run (so the saved notebook shows the run without a kernel). nbval 0.11 ignores update
 messages, so it would compare the stored, updated output with the first version.
 This shim holds each display that has a display id until its cell finishes,
 applies the updates it gets meanwhile, then hands it to nbval.

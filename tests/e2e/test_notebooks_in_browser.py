@@ -34,11 +34,10 @@ ARTIFACTS = HERE / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 SECOND = 1000
 
-# Upstream, harmless: when a displayed widget's output is updated (RunView does it when
-# a run ends, to save a static copy), JupyterLab renders it anew but the old views'
-# jupyterlab-plotly renderer still gets "after show" when its tab is selected, and
-# plotly.js refuses to resize its detached <div>. The chart shown is the new one.
-KNOWN_CONSOLE_ERRORS = ("Resize must be passed a displayed plot div element.",)
+# None: RunView saves its static copy in an output of its own, so the live dashboard is
+# never drawn anew (which made plotly.js log "Resize must be passed a displayed plot div
+# element." for the old view's chart). Add an entry here only for upstream noise.
+KNOWN_CONSOLE_ERRORS: tuple[str, ...] = ()
 
 # A backstop: each wait has a shorter timeout of its own and fails with a report.
 pytestmark = [pytest.mark.service("chromium"), pytest.mark.timeout(90)]
@@ -148,7 +147,7 @@ def answered(lab_page: LabPage, run_view: Locator, answer: str | re.Pattern[str]
     log = run_view.locator(".dnb-dashboard .dnb-event-log")
     with lab_page.step(f"the model's final answer {answer!r} in the event log"):
         lab_page.expect(log.locator(".dnb-text").last).to_have_text(answer, timeout=30 * SECOND)
-    # The click's handler ends by updating the cell's output, which redraws the widget.
+    # The click's handler ends by updating the cell's saved copy (an output of its own).
     lab_page.wait_kernel_idle("the kernel to finish handling the click")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from IPython.core.formatters import format_display_data
@@ -50,6 +51,54 @@ def test_display_sends_the_widget_view() -> None:
     data, _ = format_display_data(view)
     model_id = data["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert model_id == view.widget.model_id
+
+
+class Displays:
+    """Stands in for IPython's `display`: what was shown, and how each output was updated."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[Any, dict[str, Any]]] = []
+        self.updates: list[Any] = []
+
+    def __call__(self, obj: Any, **kwargs: Any) -> Any:
+        self.shown.append((obj, kwargs))
+        if not kwargs.get("display_id"):
+            return None
+        updates = self.updates
+
+        class Handle:
+            def update(self, new: Any, **_: Any) -> None:
+                updates.append(new)
+
+        return Handle()
+
+
+@pytest.mark.filterwarnings("ignore:no price is known")
+def test_show_adds_a_saved_copy_which_run_ends_update_instead_of_the_live_widget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Updating the live widget's output made JupyterLab draw it anew (open entries
+    # closed, plotly complained): the static copy is an output of its own.
+    displays = Displays()
+    monkeypatch.setattr("IPython.display.display", displays)
+    agent = create_deep_agent(model=ScriptedModel(["Hello there."]), token_tracking=True)
+    view = RunView(agent, "s", pacing=fake_pacing())
+    view.show()
+    view.run("hi")
+
+    (live, live_options), (copy, copy_options) = displays.shown
+    assert live is view and not live_options.get("display_id")
+    assert copy_options == {"raw": True, "display_id": True}
+    placeholder = copy["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert placeholder != view.widget.model_id
+    assert view._copy_placeholder.layout.display == "none"
+    assert "text/html" not in copy and copy["text/plain"] == ""
+
+    (updated,) = displays.updates
+    assert updated["application/vnd.jupyter.widget-view+json"]["model_id"] == placeholder
+    html = updated["text/html"]
+    assert "<div class='dnb-run'>" in html and "Hello there." in html
+    assert "Hello there." in updated["text/plain"]
 
 
 def test_notebook_package_loads_widgets_only_when_asked() -> None:

@@ -59,30 +59,39 @@ class RunView(WidgetView):
         self.result: AgentResult | None = None
         self.approval: ApprovalWidget | None = None
         """The latest approval widget (decided or not)."""
-        self._handle: Any = None
+        # Jupyter shows the saved copy's output as this invisible widget.
+        self._copy_placeholder = widgets.HTML(layout=widgets.Layout(display="none"))
+        self._copy_handle: Any = None
 
     def show(self) -> None:
-        """Display the view, and update its saved output whenever a run ends.
+        """Display the view, and below it a saved copy updated whenever a run ends.
 
-        The output then carries, beside the live widget, a static HTML copy of
-        the run (events, todos, files, cost) and a text transcript, so a saved
-        notebook shows the run in nbviewer, on GitHub, in `nbconvert --to html`
-        and after a kernel restart.
+        The saved copy is a static HTML rendering of the run (events, todos,
+        files, cost) and a text transcript, so a saved notebook shows the run in
+        nbviewer, on GitHub, in `nbconvert --to html` and after a kernel restart.
+        It is an output of its own, which Jupyter draws as an invisible widget:
+        updating it never redraws the live dashboard (whose open entries and
+        charts would be drawn anew).
         """
         from IPython.display import display
 
-        self._handle = display(self, display_id=True)  # type: ignore[no-untyped-call]
+        display(self)  # type: ignore[no-untyped-call]
+        self._copy_handle = display(  # type: ignore[no-untyped-call]
+            self.saved_copy(), raw=True, display_id=True
+        )
 
-    def _text(self) -> str:
+    def saved_copy(self) -> dict[str, Any]:
+        """The mime bundle of the saved copy: an invisible widget, HTML and text."""
+        bundle = dict(self._copy_placeholder._repr_mimebundle_() or {})
         if self.result is None:
-            return f"<RunView thread={self.thread_id!r}>"
-        return result_text(self.result)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if self.result is not None:
+            bundle["text/plain"] = ""
+        else:
+            bundle["text/plain"] = result_text(self.result)
             bundle["text/html"] = self.static_html()
         return bundle
+
+    def _text(self) -> str:
+        return f"<RunView thread={self.thread_id!r}>"
 
     def static_html(self) -> str:
         """The run as plain HTML, sanitized like events: no kernel or widget needed to see it."""
@@ -102,8 +111,8 @@ class RunView(WidgetView):
         )
 
     def _update_saved_output(self) -> None:
-        if self._handle is not None:
-            self._handle.update(self)
+        if self._copy_handle is not None:
+            self._copy_handle.update(self.saved_copy(), raw=True)
 
     def run(self, prompt: str) -> AgentResult:
         """Send `prompt` on the thread, streaming into the dashboard; returns the result.
