@@ -156,10 +156,19 @@ async def test_a_database_from_before_content_hashing_keeps_its_threads(tmp_path
             (3, 0),
         ]
         assert contents(path) == ["A2", "C"]
+        assert query(path, "PRAGMA page_size") == [(4096,)]  # an existing file keeps its pages
 
         await cp.delete("t")
         assert await cp.list_threads() == []
         assert contents(path) == []
+
+
+async def test_a_new_database_uses_16_kb_pages(tmp_path: Path) -> None:
+    # Its rows are large (file contents, states): bigger pages, fewer overflow pages.
+    path = tmp_path / "threads.db"
+    async with SqliteCheckpointer(path) as cp:
+        await cp.save("t", state({"/a.md": "A"}))
+    assert query(path, "PRAGMA page_size") == [(16384,)]
 
 
 async def test_a_missing_content_names_the_thread_and_version(tmp_path: Path) -> None:
