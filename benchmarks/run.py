@@ -1,6 +1,6 @@
 """`make bench`: every scenario for deepagents-nb and its two Python alternatives, one table.
 
-    .venv/bin/python benchmarks/run.py            # the full run (6 to 7 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py            # the full run (4 to 7 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats, to try a change
     .venv/bin/python benchmarks/run.py --only overhead,events
 
