@@ -52,8 +52,8 @@ from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import overrides
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
 from deepagents_nb.security import preview, redact_pii, sanitize_json
-from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot, apply_update
+from deepagents_nb.state_size import sizer_of
 from deepagents_nb.tool_calls import ToolCaller, ms_since
 
 if TYPE_CHECKING:
@@ -318,7 +318,7 @@ class Runner:
             run.emit(
                 StateCheckpointed(
                     checkpoint_id=f"{run.thread_id}:{version}",
-                    state_size_bytes=len(dump_state(run.state)),
+                    state_size_bytes=sizer_of(run.metadata).size(run.state),
                     **run.event_meta(),
                 )
             )
