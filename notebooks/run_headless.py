@@ -14,8 +14,8 @@ def _text_of(output: dict) -> str:
         return str(output.get("text", ""))
     if output.get("output_type") == "error":
         return f"{output.get('ename')}: {output.get('evalue')}\n"
-    data = output.get("data", {})
-    return str(data.get("text/plain", "")) + "\n" if "text/plain" in data else ""
+    text = str(output.get("data", {}).get("text/plain", ""))
+    return text + "\n" if text else ""  # a live widget's text is empty: nothing to print
 
 
 def main(path: str) -> int:

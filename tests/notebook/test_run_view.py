@@ -87,7 +87,9 @@ def test_show_adds_a_saved_copy_which_run_ends_update_instead_of_the_live_widget
     view.run("hi")
 
     (live, live_options), (copy, copy_options) = displays.shown
-    assert live is view and not live_options.get("display_id")
+    assert live_options == {"raw": True}  # no display id: the live widget is never updated
+    assert live["application/vnd.jupyter.widget-view+json"]["model_id"] == view.widget.model_id
+    assert live["text/plain"] == ""  # the saved copy below carries the text
     assert copy_options == {"raw": True, "display_id": True}
     placeholder = copy["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert placeholder != view.widget.model_id

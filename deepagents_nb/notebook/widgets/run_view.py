@@ -75,7 +75,9 @@ class RunView(WidgetView):
         """
         from IPython.display import display
 
-        display(self)  # type: ignore[no-untyped-call]
+        live = self._repr_mimebundle_()
+        live["text/plain"] = ""  # the saved copy below carries the text
+        display(live, raw=True)  # type: ignore[no-untyped-call]
         self._copy_handle = display(  # type: ignore[no-untyped-call]
             self.saved_copy(), raw=True, display_id=True
         )
