@@ -90,3 +90,14 @@ def test_both_spellings_build_the_same_configuration() -> None:
         config = agent.config
         assert (config.pii_sanitization, config.max_turns) == (False, 7)
         assert (config.max_tokens, config.temperature) == (256, 0.2)
+
+
+def test_what_the_readme_configures_models_with_is_public() -> None:
+    # README: `retry_policy=RetryPolicy(...)` from `deepagents_nb.models`.
+    from deepagents_nb import models
+    from deepagents_nb.models.openai import OpenAIChatModel
+
+    policy = models.RetryPolicy(max_retries=5)
+    model = OpenAIChatModel("gpt-4o-mini", api_key="sk-test", retry_policy=policy)
+    assert model.retry_policy is policy
+    assert models.__all__ == sorted(models.__all__) and "RetryPolicy" in models.__all__

@@ -6,6 +6,7 @@ named by "provider:model" strings, dicts or `ModelConfig` are made by
 `deepagents_nb.models.registry`.
 """
 
+from deepagents_nb.models._retry import RetryPolicy
 from deepagents_nb.models.base import (
     ChatModel,
     ModelRequest,
@@ -25,6 +26,7 @@ __all__ = [
     "RecordingModel",
     "ReplayModel",
     "ResponseComplete",
+    "RetryPolicy",
     "StreamEvent",
     "TextDelta",
     "get_default_model",

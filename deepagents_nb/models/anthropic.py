@@ -17,17 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.exceptions import ModelAPIError
 from deepagents_nb.messages import Message, ToolCall, new_call_id
-from deepagents_nb.models._retry import (
-    RetryPolicy,
-    VendorModel,
-    arguments_object,
+from deepagents_nb.models._errors import (
     make_error,
-    parse_arguments,
     parse_retry_after,
     resolve_api_key,
     stream_cut,
     transport_error,
 )
+from deepagents_nb.models._retry import RetryPolicy
+from deepagents_nb.models._vendor import VendorModel, arguments_object, parse_arguments
 from deepagents_nb.models.base import (
     ModelRequest,
     ModelResponse,

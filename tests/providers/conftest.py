@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from fake_vendor import FakeVendor
 
-from deepagents_nb.models._retry import RetryPolicy, VendorModel
+from deepagents_nb.models._retry import RetryPolicy
+from deepagents_nb.models._vendor import VendorModel
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-6", "gemini": "gemini-2.5-flash"}

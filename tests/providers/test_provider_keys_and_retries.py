@@ -20,15 +20,8 @@ from deepagents_nb.exceptions import (
     VendorRequestBlockedError,
 )
 from deepagents_nb.messages import Message
-from deepagents_nb.models._retry import (
-    RetryPolicy,
-    call_with_retries,
-    error_class,
-    make_error,
-    parse_retry_after,
-    scrub,
-    stream_with_retries,
-)
+from deepagents_nb.models._errors import error_class, make_error, parse_retry_after, scrub
+from deepagents_nb.models._retry import RetryPolicy, call_with_retries, stream_with_retries
 from deepagents_nb.models.base import ChatModel, ModelRequest
 
 KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
