@@ -3,8 +3,9 @@
 The stored form is an envelope `{"format": 1, "state": {...}}`; the format
 number lets later versions migrate old threads instead of misreading them.
 Format 2 is a state without its `files`, which the backend keeps apart (SQLite
-stores each distinct file content once); a release that predates it refuses it
-with "upgrade deepagents-nb" instead of loading a thread without its files.
+and PostgreSQL store each distinct file content once, Redis once per thread); a
+release that predates it refuses it with "upgrade deepagents-nb" instead of
+loading a thread without its files.
 """
 
 from __future__ import annotations

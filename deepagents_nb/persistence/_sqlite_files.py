@@ -11,12 +11,9 @@ transaction.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-from typing import Any
 
-from deepagents_nb.persistence._records import corrupt
+from deepagents_nb.persistence._contents import assemble_files, decode_file_map, encode_file_map
 
 # `file_contents` keeps its rowid: its rows are large, which WITHOUT ROWID suits badly.
 SCHEMA = (
@@ -37,38 +34,11 @@ SCHEMA = (
 )
 
 
-class ContentHashes:
-    """SHA-256 of file contents, remembered for the `str` objects seen lately.
-
-    Successive states of a run share the `str` of every file a step left alone,
-    so a save hashes only new contents. Each entry keeps its `str` alive, so its
-    `id` cannot pass to another object while the entry exists; everything is
-    forgotten at once when the entries would hold more than `limit` characters.
-    """
-
-    def __init__(self, limit: int = 16 * 2**20) -> None:
-        self._limit = limit
-        self._seen: dict[int, tuple[str, str]] = {}
-        self._size = 0
-
-    def __call__(self, content: str) -> str:
-        seen = self._seen.get(id(content))
-        if seen is not None and seen[0] is content:
-            return seen[1]
-        digest = hashlib.sha256(content.encode()).hexdigest()
-        if self._size + len(content) > self._limit:
-            self._seen.clear()
-            self._size = 0
-        self._seen[id(content)] = (content, digest)
-        self._size += len(content)
-        return digest
-
-
 def write_files(
     db: sqlite3.Connection, thread_id: str, files: dict[str, str], hashes: dict[str, str]
 ) -> str:
     """Store the contents not stored yet; the map path -> hash for the version's row."""
-    refs = json.dumps(hashes, separators=(",", ":"), ensure_ascii=False)
+    refs = encode_file_map(hashes)
     if not files:
         return refs
     # A content this thread already uses is stored, and stays until the thread goes:
@@ -94,12 +64,7 @@ def write_files(
 
 def read_files(db: sqlite3.Connection, thread_id: str, version: int, refs: str) -> dict[str, str]:
     """The files of a version from its map path -> hash, in the order they were saved."""
-    try:
-        paths: Any = json.loads(refs)
-    except ValueError:
-        raise corrupt(thread_id, version, "the map of files is not JSON") from None
-    if not isinstance(paths, dict) or not all(isinstance(h, str) for h in paths.values()):
-        raise corrupt(thread_id, version, "the map of files is not a JSON object of hashes")
+    paths = decode_file_map(thread_id, version, refs)
     if not paths:
         return {}
     contents = dict(
@@ -109,13 +74,7 @@ def read_files(db: sqlite3.Connection, thread_id: str, version: int, refs: str) 
             (refs,),
         ).fetchall()
     )
-    files = {}
-    for path, digest in paths.items():
-        content = contents.get(digest)
-        if content is None:
-            raise corrupt(thread_id, version, f"the content of {path!r} ({digest}) is missing")
-        files[path] = content
-    return files
+    return assemble_files(thread_id, version, paths, contents)
 
 
 def free_files(db: sqlite3.Connection, thread_id: str) -> None:

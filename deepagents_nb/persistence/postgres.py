@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
+from deepagents_nb.persistence import _postgres_files as files_sql
+from deepagents_nb.persistence._contents import (
+    ContentHashes,
+    KnownContents,
+    assemble_files,
+    decode_file_map,
+    encode_file_map,
+)
 from deepagents_nb.persistence._lazy import PerLoop, optional_dependency
-from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
+from deepagents_nb.persistence._records import (
+    corrupt,
+    decode_checkpoint,
+    decode_info,
+    encode_metadata,
+)
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
@@ -19,47 +32,26 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
-# The primary key makes (thread, version) unique: of two writers adding the same
-# version, the second fails on it instead of overwriting.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS {table} (
-    thread_id  text        NOT NULL,
-    version    integer     NOT NULL,
-    created_at timestamptz NOT NULL,
-    metadata   jsonb       NOT NULL,
-    state      bytea       NOT NULL,
-    PRIMARY KEY (thread_id, version)
-)
-"""
-# One statement checks the expected version and inserts the next one; no row comes
-# back when the check fails.
-_SAVE = """
-INSERT INTO {table} (thread_id, version, created_at, metadata, state)
-SELECT %(thread)s, COALESCE(MAX(version), 0) + 1, %(created)s, %(metadata)s::jsonb, %(state)s
-FROM {table} WHERE thread_id = %(thread)s
-HAVING %(expected)s::integer IS NULL OR COALESCE(MAX(version), 0) = %(expected)s::integer
-RETURNING version
-"""
 _LATEST = "SELECT COALESCE(MAX(version), 0) FROM {table} WHERE thread_id = %s"
-_LOAD = "SELECT version, created_at, metadata, state FROM {table} WHERE thread_id = %s"
-_LOAD_LATEST = _LOAD + " ORDER BY version DESC LIMIT 1"
-_LOAD_VERSION = _LOAD + " AND version = %s"
 _HISTORY = "SELECT version, created_at, metadata FROM {table} WHERE thread_id = %s ORDER BY version"
 _THREADS = "SELECT DISTINCT thread_id FROM {table}"
-_DELETE = "DELETE FROM {table} WHERE thread_id = %s"
 _SAVE_ATTEMPTS = 20  # for expected_version=None, when other writers take the next versions
 
 
 class PostgresCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in one PostgreSQL table.
 
+    Each distinct file content is stored once, in `<table>_file_contents`, so a
+    step sends and writes only the files it changed.
+
         async with PostgresCheckpointer("postgresql://app@db/agents") as checkpointer:
             agent = create_deep_agent(model=model, checkpointer=checkpointer)
             ...
 
-    The table is created on first use (`CREATE TABLE IF NOT EXISTS`). Each event
-    loop that uses the checkpointer gets its own pool; `await close()` (or leaving
-    `async with`) closes them.
+    The tables are created on first use; a table from an earlier release gains
+    its `files` column and the content tables, its rows staying as they are (and
+    loading as before). Each event loop that uses the checkpointer gets its own
+    pool; `await close()` (or leaving `async with`) closes them.
 
     Args:
         dsn: A libpq connection string or URL.
@@ -86,24 +78,34 @@ class PostgresCheckpointer(ClosingCheckpointer):
         self._connect_timeout = connect_timeout
         self._psycopg = psycopg
         self._psycopg_pool = psycopg_pool
-        name = sql.Identifier(*table.split("."))
+        names = files_sql.related_names(table)
+        identifiers = {key: sql.Identifier(*parts) for key, parts in names.items()}
+        self._quoted_table = files_sql.quoted(names["table"])
         self._sql = {
-            key: sql.SQL(text).format(table=name)
+            key: sql.SQL(text).format(**identifiers)
             for key, text in {
-                "schema": _SCHEMA,
-                "save": _SAVE,
+                "save": files_sql.SAVE,
                 "latest": _LATEST,
-                "load_latest": _LOAD_LATEST,
-                "load_version": _LOAD_VERSION,
+                "load_latest": files_sql.LOAD_LATEST,
+                "load_version": files_sql.LOAD_VERSION,
                 "history": _HISTORY,
                 "threads": _THREADS,
-                "delete": _DELETE,
+                "lock": files_sql.LOCK,
+                "delete": files_sql.DELETE,
+                "migrated": files_sql.MIGRATED,
+                "has_lz4": files_sql.HAS_LZ4,
+                "use_lz4": files_sql.USE_LZ4,
             }.items()
         }
+        self._schema = [sql.SQL(text).format(**identifiers) for text in files_sql.SCHEMA]
         self._table_ready = False
         self._pools: PerLoop[AsyncConnectionPool[AsyncConnection[Any]]] = PerLoop(
             self._open, _close
         )
+        # Shared by the event loops, which may run on different threads: a lost
+        # update to either only costs hashing or sending a content again.
+        self._hashes = ContentHashes()
+        self._known = KnownContents()
 
     def __repr__(self) -> str:
         return f"PostgresCheckpointer(table={self.table!r})"
@@ -125,26 +127,40 @@ class PostgresCheckpointer(ClosingCheckpointer):
         expected_version: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> int:
+        # Everything is read now, before the first await: the caller may change
+        # `state` while the save waits for a connection.
+        hashes = {path: self._hashes(content) for path, content in state.files.items()}
+        by_hash = {digest: state.files[path] for path, digest in hashes.items()}
+        known = by_hash.keys() & self._known.get(thread_id)
         params = {
             "thread": thread_id,
             "created": utc_now(),
             "metadata": encode_metadata(metadata),
-            "state": dump_state(state),
+            "state": dump_state(state, files_apart=True),
+            "files": encode_file_map(hashes),
             "expected": expected_version,
+            **files_sql.contents_to_send(by_hash, known),
         }
         unique_violation = self._psycopg.errors.UniqueViolation
         async with self._connection("save") as conn:
             for _ in range(_SAVE_ATTEMPTS):
                 try:
-                    saved = await (await conn.execute(self._sql["save"], params)).fetchone()
+                    row = await (await conn.execute(self._sql["save"], params)).fetchone()
                 except unique_violation:
                     # A concurrent writer inserted the same next version first.
                     if expected_version is not None:
                         break
                     continue
+                assert row is not None  # the statement always returns one row
+                saved, latest, missing = row
                 if saved is not None:
-                    return int(saved[0])
-                break
+                    self._known.set(thread_id, by_hash)
+                    return int(saved)
+                if not missing or expected_version not in (None, latest):
+                    raise CheckpointConflictError(thread_id, expected_version, latest)
+                # Contents it was believed to hold are gone (another process deleted
+                # the thread): send them all.
+                params.update(files_sql.contents_to_send(by_hash, set()))
             latest = await (await conn.execute(self._sql["latest"], (thread_id,))).fetchone()
         raise CheckpointConflictError(thread_id, expected_version, latest[0] if latest else None)
 
@@ -152,15 +168,36 @@ class PostgresCheckpointer(ClosingCheckpointer):
         params: tuple[Any, ...] = (thread_id,) if version is None else (thread_id, version)
         query = self._sql["load_latest" if version is None else "load_version"]
         async with self._connection("load") as conn:
-            row = await (await conn.execute(query, params)).fetchone()
-        if row is None:
+            # Binary: the contents come as bytes, without escaping.
+            rows = await (await conn.execute(query, params, binary=True)).fetchall()
+        found: dict[str, bytes] = {}
+        head = None
+        for row in rows:
+            if row[5] is None:
+                head = row[:5]
+            else:
+                found[row[5]] = row[6]
+        if head is None:
             return None
-        number, created_at, metadata, state = row
-        return decode_checkpoint(_info(thread_id, number, created_at, metadata), state)
+        number, created_at, metadata, state, refs = head
+        info = _info(thread_id, number, created_at, metadata)
+        if refs is None:  # written before contents were kept apart: files inline
+            return decode_checkpoint(info, state)
+        paths = decode_file_map(thread_id, number, refs)
+        try:
+            contents = {digest: content.decode() for digest, content in found.items()}
+        except UnicodeDecodeError:
+            raise corrupt(thread_id, number, "a file content is not UTF-8") from None
+        files = assemble_files(thread_id, number, paths, contents)
+        self._known.set(thread_id, contents)
+        return decode_checkpoint(info, state, files)
 
     async def delete(self, thread_id: str) -> None:
-        async with self._connection("delete") as conn:
-            await conn.execute(self._sql["delete"], (thread_id,))
+        async with self._connection("delete") as conn, conn.transaction():
+            # Waits for the saves in flight and holds off the others: see _postgres_files.
+            await conn.execute(self._sql["lock"])
+            await conn.execute(self._sql["delete"], {"thread": thread_id})
+        self._known.forget(thread_id)
 
     async def list_threads(self) -> list[str]:
         async with self._connection("list threads") as conn:
@@ -193,19 +230,27 @@ class PostgresCheckpointer(ClosingCheckpointer):
                 await conn.close()
                 raise
             if not self._table_ready:
-                await self._create_table(pool)
+                await self._migrate(pool)
                 self._table_ready = True
         except BaseException:
             await pool.close()
             raise
         return pool
 
-    async def _create_table(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
-        errors = self._psycopg.errors
-        # IF NOT EXISTS is not atomic: another process may create the table meanwhile.
+    async def _migrate(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+        """Create the tables, or give a table from an earlier release its content tables."""
         async with pool.connection() as conn:
-            with suppress(errors.UniqueViolation, errors.DuplicateTable):
-                await conn.execute(self._sql["schema"])
+            cursor = await conn.execute(self._sql["migrated"], (self._quoted_table,))
+            migrated = await cursor.fetchone()
+            if migrated and migrated[0]:
+                return
+            lz4 = await (await conn.execute(self._sql["has_lz4"])).fetchone()
+            async with conn.transaction():
+                await conn.execute(self._schema[0], (self._quoted_table,))
+                for statement in self._schema[1:]:
+                    await conn.execute(statement)
+                if lz4 and lz4[0]:
+                    await conn.execute(self._sql["use_lz4"])
 
     @asynccontextmanager
     async def _connection(self, action: str) -> AsyncIterator[AsyncConnection[Any]]:

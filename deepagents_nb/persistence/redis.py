@@ -3,7 +3,13 @@
 Keys, for prefix `p` and thread `t`:
 
 - `p:thread:t:info`: hash, version -> `{"created_at": ..., "metadata": {...}}`
-- `p:thread:t:states`: hash, version -> the state's JSON from `dump_state`
+- `p:thread:t:states`: hash, version -> the state's JSON from `dump_state`, without
+  its files (format 2) for versions that have a map in `files`
+- `p:thread:t:files`: hash, version -> JSON map path -> SHA-256 of the content, in
+  the files' order; versions written before it existed have none, and their state
+  holds the files (format 1)
+- `p:thread:t:contents`: hash, SHA-256 -> content, each distinct content of the
+  thread once (see _redis_files)
 - `p:threads`: sorted set of thread ids, scored by expiry time (ms, `+inf` without TTL)
 
 Writes are Lua scripts, so checking `expected_version` and adding a version is one
@@ -20,11 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.events import utc_now
-from deepagents_nb.exceptions import (
-    CheckpointConflictError,
-    CheckpointerError,
-    ConfigurationError,
-)
+from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError, ConfigurationError
 from deepagents_nb.persistence._lazy import PerLoop, optional_dependency
 from deepagents_nb.persistence._records import (
     corrupt,
@@ -32,6 +34,7 @@ from deepagents_nb.persistence._records import (
     decode_info,
     encode_metadata,
 )
+from deepagents_nb.persistence._redis_files import Arg, ThreadContents
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
@@ -40,27 +43,54 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-# Versions are 1..n and never removed one by one, so the info hash's length is the latest.
+# KEYS: info, states, contents, files, threads. ARGV: thread id, expected version or
+# '', info, state, TTL ms or '', map, n, the map's n distinct hashes, then hash and
+# content pairs to store. Versions are 1..n and never removed one by one, so the
+# info hash's length is the latest. A hash neither sent nor held is returned, and
+# nothing changes: the caller's memory of the thread's contents was stale.
 _SAVE = """
 local latest = redis.call('HLEN', KEYS[1])
 if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= latest then
   return {0, latest}
 end
+local pairs_at = 8 + tonumber(ARGV[7])
+local sent = {}
+for i = pairs_at, #ARGV, 2 do
+  sent[ARGV[i]] = true
+end
+local missing = {2}
+for i = 8, pairs_at - 1 do
+  if not sent[ARGV[i]] and redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then
+    missing[#missing + 1] = ARGV[i]
+  end
+end
+if #missing > 1 then
+  return missing
+end
+for i = pairs_at, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
 local version = latest + 1
 redis.call('HSET', KEYS[1], version, ARGV[3])
 redis.call('HSET', KEYS[2], version, ARGV[4])
+redis.call('HSET', KEYS[4], version, ARGV[6])
 local now = redis.call('TIME')
 local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
 local expires = '+inf'
 if ARGV[5] ~= '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  for i = 1, 4 do
+    redis.call('PEXPIRE', KEYS[i], ARGV[5])
+  end
   expires = now_ms + tonumber(ARGV[5])
 end
-redis.call('ZADD', KEYS[3], expires, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_ms)
+redis.call('ZADD', KEYS[5], expires, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now_ms)
 return {1, version}
 """
+# KEYS: info, states, contents, files. A version without a map is format 1. The
+# contents come one per path in the map's order, read off its text (cjson's tables
+# lose the order, and sending the hashes back too doubles what redis-py parses): in
+# JSON text, quoted hex digits followed by `,` or `}` can only be a value.
 _LOAD = """
 local version = ARGV[1]
 if version == '' then
@@ -70,7 +100,16 @@ local info = redis.call('HGET', KEYS[1], version)
 if not info then
   return false
 end
-return {tonumber(version), info, redis.call('HGET', KEYS[2], version)}
+local state = redis.call('HGET', KEYS[2], version)
+local refs = redis.call('HGET', KEYS[4], version)
+if not refs then
+  return {tonumber(version), info, state}
+end
+local contents = {}
+for digest in string.gmatch(refs, '"(%x+)"[,}]') do
+  contents[#contents + 1] = redis.call('HGET', KEYS[3], digest)
+end
+return {tonumber(version), info, state, refs, contents}
 """
 _LIST = """
 local now = redis.call('TIME')
@@ -78,9 +117,10 @@ local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms, '+inf')
 """
 _DELETE = """
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[1])
 """
+_CONFLICT, _MISSING = 0, 2  # the save script's first word; 1 is saved
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,9 @@ class _Connection:
 
 class RedisCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in Redis (redis-py's asyncio client).
+
+    Each distinct file content is stored once per thread, so a step sends and
+    writes only the files it changed.
 
         checkpointer = RedisCheckpointer("redis://localhost:6379/0", ttl_seconds=7 * 86400)
 
@@ -117,6 +160,7 @@ class RedisCheckpointer(ClosingCheckpointer):
         self._driver = aioredis
         self._url = url
         self._connections = PerLoop(self._open, _close)
+        self._files = ThreadContents()
 
     def __repr__(self) -> str:
         return f"RedisCheckpointer(prefix={self.prefix!r}, ttl_seconds={self.ttl_seconds})"
@@ -136,29 +180,44 @@ class RedisCheckpointer(ClosingCheckpointer):
         created_at, meta = utc_now().isoformat(), encode_metadata(metadata)
         info = f'{{"created_at":"{created_at}","metadata":{meta}}}'
         expected = "" if expected_version is None else str(expected_version)
+        upload = self._files.upload(thread_id, state.files)
+        keys, state_json = self._keys(thread_id), dump_state(state, files_apart=True)
+        head: list[Arg] = [thread_id, expected, info, state_json, self._ttl_ms]
         async with self._connection("save") as redis:
-            saved, version = await redis.save(
-                self._keys(thread_id),
-                [thread_id, expected, info, dump_state(state), self._ttl_ms],
-                client=redis.client,
+            reply = await redis.save(keys, head + upload.args(), client=redis.client)
+            if reply[0] == _MISSING:
+                # The thread lost contents we believed it held: another process deleted
+                # it, or its keys expired. Nothing was written; send those too, once.
+                upload.resend(reply[1:])
+                reply = await redis.save(keys, head + upload.args(), client=redis.client)
+        status, *rest = reply
+        if status == _CONFLICT:
+            raise CheckpointConflictError(thread_id, expected_version, int(rest[0]))
+        if status == _MISSING:
+            raise CheckpointerError(
+                f"Redis save failed: contents of thread {thread_id!r} vanished while it was "
+                "saved (deleted or expired meanwhile); nothing was saved"
             )
-        if not saved:
-            raise CheckpointConflictError(thread_id, expected_version, int(version))
-        return int(version)
+        self._files.saved(thread_id, upload)
+        return int(rest[0])
 
     async def load(self, thread_id: str, version: int | None = None) -> Checkpoint | None:
         async with self._connection("load") as redis:
             found = await redis.load(
-                self._keys(thread_id)[:2], ["" if version is None else version], client=redis.client
+                self._keys(thread_id)[:4], ["" if version is None else version], client=redis.client
             )
         if found is None:
             return None
-        number, info, state = found
-        return decode_checkpoint(_decode_info(thread_id, int(number), info), state)
+        number, info, state, *apart = found
+        files = None
+        if apart:  # a version whose files are kept apart: its map and their contents
+            files = self._files.read(thread_id, int(number), *apart)
+        return decode_checkpoint(_decode_info(thread_id, int(number), info), state, files)
 
     async def delete(self, thread_id: str) -> None:
         async with self._connection("delete") as redis:
             await redis.delete(self._keys(thread_id), [thread_id], client=redis.client)
+        self._files.forget(thread_id)
 
     async def list_threads(self) -> list[str]:
         async with self._connection("list threads") as redis:
@@ -174,7 +233,13 @@ class RedisCheckpointer(ClosingCheckpointer):
     def _keys(self, thread_id: str) -> list[str]:
         # Different last words keep one thread's keys from ever naming another's.
         thread = f"{self.prefix}:thread:{thread_id}"
-        return [f"{thread}:info", f"{thread}:states", f"{self.prefix}:threads"]
+        return [
+            f"{thread}:info",
+            f"{thread}:states",
+            f"{thread}:contents",
+            f"{thread}:files",
+            f"{self.prefix}:threads",
+        ]
 
     async def _open(self) -> _Connection:
         client = self._driver.Redis.from_url(self._url)

@@ -13,14 +13,9 @@ from typing import Any, Literal, TypeVar
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
+from deepagents_nb.persistence._contents import ContentHashes
 from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
-from deepagents_nb.persistence._sqlite_files import (
-    SCHEMA,
-    ContentHashes,
-    free_files,
-    read_files,
-    write_files,
-)
+from deepagents_nb.persistence._sqlite_files import SCHEMA, free_files, read_files, write_files
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot

@@ -151,9 +151,6 @@ async def _redis(url: str, **options: Any) -> AsyncIterator[Any]:
 
 @asynccontextmanager
 async def _postgres(dsn: str, **options: Any) -> AsyncIterator[Any]:
-    import psycopg
-    from psycopg import sql
-
     from deepagents_nb.persistence.postgres import PostgresCheckpointer
 
     options.setdefault("table", unique_name("checkpoints"))
@@ -161,9 +158,20 @@ async def _postgres(dsn: str, **options: Any) -> AsyncIterator[Any]:
         async with PostgresCheckpointer(dsn, **options) as cp:
             yield cp
     finally:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            drop = sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(options["table"]))
-            await conn.execute(drop)
+        await drop_postgres_tables(dsn, options["table"])
+
+
+async def drop_postgres_tables(dsn: str, table: str) -> None:
+    """Drop a checkpointer's tables: its versions and its file contents."""
+    import psycopg
+    from psycopg import sql
+
+    from deepagents_nb.persistence._postgres_files import related_names
+
+    names = related_names(table)
+    tables = [sql.Identifier(*names[key]) for key in ("table", "contents", "links")]
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(tables)))
 
 
 @functools.cache

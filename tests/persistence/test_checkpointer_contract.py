@@ -226,7 +226,9 @@ async def test_concurrent_saves_without_a_check_all_land(checkpointer: Checkpoin
     assert [info.version for info in await checkpointer.history("t")] == [1, 2, 3, 4, 5]
 
 
-@pytest.mark.parametrize("thread_id", ["a:info", "a:states", "user/42 🙂", "a b\nc"])
+@pytest.mark.parametrize(
+    "thread_id", ["a:info", "a:states", "a:files", "a:contents", "user/42 🙂", "a b\nc"]
+)
 async def test_thread_ids_are_opaque(checkpointer: Checkpointer, thread_id: str) -> None:
     await checkpointer.save("a", state("plain"))
     await checkpointer.save(thread_id, state("odd"))

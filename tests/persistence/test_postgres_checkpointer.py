@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from checkpointer_backends import open_backend, postgres_dsn, unique_name
+from checkpointer_backends import drop_postgres_tables, open_backend, postgres_dsn, unique_name
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -123,7 +123,7 @@ async def test_close_returns_every_connection() -> None:
         assert await cp.save("t", AgentStateSnapshot(), expected_version=1) == 2  # reopens
     finally:
         await cp.close()
-        await execute("DROP TABLE IF EXISTS {}", table=table)
+        await drop_postgres_tables(postgres_dsn(), table)
 
 
 async def test_tables_in_a_schema() -> None:

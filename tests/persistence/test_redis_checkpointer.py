@@ -33,10 +33,12 @@ async def test_ttl_applies_to_every_key_of_the_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: redis.asyncio.Redis
 ) -> None:
     async with open_backend("redis", tmp_path, monkeypatch, ttl_seconds=60) as cp:
-        await cp.save("t", AgentStateSnapshot())
-        await cp.save("t", AgentStateSnapshot())
+        await cp.save("t", AgentStateSnapshot(files={"/a.md": "A"}))
+        await cp.save("t", AgentStateSnapshot(files={"/a.md": "A", "/b.md": "B"}))
         keys = sorted([key.decode() async for key in client.scan_iter(f"{cp.prefix}:thread:*")])
-        assert keys == [f"{cp.prefix}:thread:t:info", f"{cp.prefix}:thread:t:states"]
+        assert keys == [
+            f"{cp.prefix}:thread:t:{name}" for name in ("contents", "files", "info", "states")
+        ]
         for key in keys:
             assert 0 < await client.pttl(key) <= 60_000
 
@@ -99,10 +101,10 @@ async def test_prefixes_keep_stores_apart(
 async def test_the_state_is_stored_as_the_shared_json(
     checkpointer: RedisCheckpointer, client: redis.asyncio.Redis
 ) -> None:
-    state = AgentStateSnapshot(todos=[TodoItem(content="x")])
+    state = AgentStateSnapshot(todos=[TodoItem(content="x")], files={"/a.md": "A"})
     await checkpointer.save("t", state)
     stored = await client.hget(f"{checkpointer.prefix}:thread:t:states", "1")
-    assert stored == dump_state(state)
+    assert stored == dump_state(state, files_apart=True)  # the files are kept apart
 
 
 async def test_corrupt_state_names_the_thread_and_version(

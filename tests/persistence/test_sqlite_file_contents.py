@@ -13,7 +13,7 @@ import pytest
 from deepagents_nb.exceptions import CorruptCheckpointError
 from deepagents_nb.messages import Message
 from deepagents_nb.persistence import SqliteCheckpointer
-from deepagents_nb.persistence._sqlite_files import ContentHashes
+from deepagents_nb.persistence._contents import ContentHashes, KnownContents
 from deepagents_nb.serialization import dump_state
 from deepagents_nb.state import AgentStateSnapshot
 
@@ -211,3 +211,22 @@ def test_content_hashes_never_mix_up_strings_whose_ids_are_reused() -> None:
         text = f"content {i:06d}"
         assert hashes(text) == hashlib.sha256(text.encode()).hexdigest()
         assert hashes(text) == hashlib.sha256(text.encode()).hexdigest()  # remembered
+
+
+def test_known_contents_keep_the_latest_per_thread_and_forget_the_oldest_threads() -> None:
+    # The hint every store that keeps contents apart uses to send only new contents.
+    known = KnownContents(limit=5)
+    known.set("a", ["h1", "h2"])
+    known.set("b", ["h3"])
+    known.set("a", ["h2", "h4"])  # a's latest version: it replaces, and a is now newest
+    assert (known.get("a"), known.get("b")) == ({"h2", "h4"}, {"h3"})
+    known.set("c", ["h5", "h6", "h7"])  # 6 hashes > 5: b, used longest ago, goes
+    assert (known.get("a"), known.get("b"), known.get("c")) == (
+        {"h2", "h4"},
+        frozenset(),
+        {"h5", "h6", "h7"},
+    )
+    known.forget("a")
+    assert known.get("a") == frozenset()
+    known.set("d", ["x"] * 3)  # duplicates count once: 3 + 1 fit the limit
+    assert known.get("c") == {"h5", "h6", "h7"} and known.get("d") == {"x"}
