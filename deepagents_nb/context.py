@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from deepagents_nb.events import TokenUsage
 from deepagents_nb.messages import Message
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
+from deepagents_nb.text import storable_message
 from deepagents_nb.usage import Usage, UsageTracker
 
 if TYPE_CHECKING:
@@ -76,10 +77,16 @@ class RunContext:
                 )
             )
 
-    def add_message(self, message: Message) -> None:
-        """Append a message to the thread, remembering it as one this run added."""
+    def add_message(self, message: Message) -> Message:
+        """Append a message to the thread, remembering it as one this run added.
+
+        Returns the message as stored: with lone surrogates (a model's broken JSON
+        escapes) replaced, since no checkpointer could save them.
+        """
+        message = storable_message(message)
         self.state.messages.append(message)
         self.added.append(message)
+        return message
 
     def event_meta(self) -> dict[str, Any]:
         """The fields every event of this run carries."""

@@ -163,8 +163,7 @@ class Runner:
                 if run.tracker is not None:
                     run.tracker.check_budget(thread_id=run.thread_id, run_id=run.run_id)
                 response = await self._call_model(run)
-                run.add_message(response.message)
-                calls = response.message.tool_calls
+                calls = run.add_message(response.message).tool_calls
                 if calls:
                     turn = await self._start_turn(run, calls)
                     interrupt = await self._next_interrupt(run, turn)

@@ -8,6 +8,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from deepagents_nb.messages import Message
+from deepagents_nb.text import storable_text
 
 V = TypeVar("V")
 TodoStatus = Literal["pending", "in_progress", "completed"]
@@ -82,9 +83,21 @@ def merge_files(current: Mapping[str, V], update: Mapping[str, V | None]) -> dic
 
 def apply_update(state: AgentStateSnapshot, update: StateUpdate) -> None:
     """Apply `update` to `state` in place."""
+    # Tools write what models sent them: no lone surrogate may reach a checkpoint.
     if update.files:
-        state.files = merge_files(state.files, update.files)
+        state.files = merge_files(
+            state.files,
+            {
+                path: text if text is None else storable_text(text)
+                for path, text in update.files.items()
+            },
+        )
     if update.todos is not None:
-        state.todos = list(update.todos)
+        state.todos = [_storable_todo(todo) for todo in update.todos]
     if update.extra:
         state.extra = merge_files(state.extra, update.extra)
+
+
+def _storable_todo(todo: TodoItem) -> TodoItem:
+    content = storable_text(todo.content)
+    return todo if content is todo.content else TodoItem(content=content, status=todo.status)
