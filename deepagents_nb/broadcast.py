@@ -2,8 +2,14 @@
 
 Each broadcaster gets its own backlog and delivery task: `emit` only enqueues, so a
 slow or hanging broadcaster never delays the agent or the other broadcasters.
-A broadcaster that raises is logged and keeps receiving later events; one that
-takes longer than `timeout` for an event is abandoned for that event.
+A broadcaster that raises keeps receiving later events; one that takes longer
+than `timeout` for an event is abandoned for that event. At the end of a run the
+agent waits for delivery at most `flush_timeout` seconds (1 s by default).
+
+A broadcaster's trouble is logged once, not once per event: its first failure
+as a warning with the traceback (its first timeout as a warning), and the
+failures after it as one line per `flush` ("failed 7 more times"), so a broken
+broadcaster cannot bury a notebook in tracebacks.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import sys
 import types
 from collections import deque
@@ -18,6 +25,7 @@ from collections.abc import Coroutine, Generator, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from deepagents_nb.events import EventBase, StreamingToken
+from deepagents_nb.exceptions import ConfigurationError
 
 logger = logging.getLogger("deepagents_nb.events")
 
@@ -89,6 +97,8 @@ class _Channel:
         self.max_backlog = max_backlog
         self.dropped = 0
         self.worker: asyncio.Task[None] | None = None
+        self.failures = _Tally("failed")
+        self.timeouts = _Tally("timed out")
 
     def put(self, event: EventBase) -> None:
         if len(self.backlog) >= self.max_backlog:
@@ -124,16 +134,59 @@ class _Channel:
                     async with _timeout_at(deadline):
                         await result
             except TimeoutError:
+                if self.timeouts.count():
+                    logger.warning(
+                        "broadcaster %r took over %.3gs for %s; skipped it (later timeouts "
+                        "are counted, not logged one by one)",
+                        self.broadcaster.id,
+                        self.timeout,
+                        event.__class__.__name__,
+                    )
+                self.timeouts.latest = event.__class__.__name__
+            except Exception as exc:
+                if self.failures.count():
+                    logger.warning(
+                        "broadcaster %r failed on %s; it keeps receiving events (later "
+                        "failures are counted, not logged one by one)",
+                        self.broadcaster.id,
+                        event.__class__.__name__,
+                        exc_info=True,
+                    )
+                self.failures.latest = f"{exc!r} on {event.__class__.__name__}"
+
+    def report(self) -> None:
+        """Log what went wrong since the last report, in one line per kind of trouble."""
+        for tally in (self.failures, self.timeouts):
+            if tally.unreported:
                 logger.warning(
-                    "broadcaster %r took over %.1fs for %s; skipped it",
+                    "broadcaster %r %s %d more time%s (latest: %s)",
                     self.broadcaster.id,
-                    self.timeout,
-                    event.__class__.__name__,
+                    tally.verb,
+                    tally.unreported,
+                    "" if tally.unreported == 1 else "s",
+                    tally.latest,
                 )
-            except Exception:
-                logger.exception(
-                    "broadcaster %r failed on %s", self.broadcaster.id, event.__class__.__name__
-                )
+                tally.unreported = 0
+
+
+class _Tally:
+    """How often one kind of trouble happened to a broadcaster, and how much is unlogged."""
+
+    __slots__ = ("latest", "total", "unreported", "verb")
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self.total = 0
+        self.unreported = 0
+        self.latest = ""
+
+    def count(self) -> bool:
+        """Count one more; True when it is the first, which is logged in full."""
+        self.total += 1
+        if self.total == 1:
+            return True
+        self.unreported += 1
+        return False
 
 
 class EventDispatcher:
@@ -141,6 +194,16 @@ class EventDispatcher:
 
     dispatcher = EventDispatcher([ConsoleLogger(), MyWebhook()])
     agent = create_deep_agent(model=..., event_dispatcher=dispatcher)
+
+    Args:
+        broadcasters: The broadcasters to start with.
+        timeout: Seconds one delivery may take before it is abandoned (it runs in
+            the background, so this never delays a run).
+        flush_timeout: Seconds `flush` (called at the end of every run) waits for
+            delivery; what is still queued then is delivered in the background.
+            `create_deep_agent(broadcast_timeout=...)` sets it.
+        max_backlog: Events kept per broadcaster that falls behind; later ones are
+            dropped (with one warning).
     """
 
     def __init__(
@@ -148,10 +211,12 @@ class EventDispatcher:
         broadcasters: Iterable[EventBroadcaster] = (),
         *,
         timeout: float = 5.0,
+        flush_timeout: float = 1.0,
         max_backlog: int = 100_000,
     ) -> None:
         self._broadcasters: list[EventBroadcaster] = []
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout, "timeout")
+        self.flush_timeout = check_timeout(flush_timeout, "flush_timeout")
         self.max_backlog = max_backlog
         self._channels: dict[str, _Channel] = {}
         self._has_streaming = False
@@ -202,15 +267,36 @@ class EventDispatcher:
                 channel.put(event)
 
     async def flush(self, timeout: float | None = None) -> None:
-        """Wait until every queued event was delivered, at most `timeout` seconds."""
+        """Wait until every queued event was delivered, at most `timeout` seconds.
+
+        Without `timeout`, waits `flush_timeout`. Events still queued after that
+        are delivered in the background. Then logs, one line per broadcaster, the
+        failures and timeouts not logged yet.
+        """
         workers = [
             c.worker
             for c in self._channels.values()
             if c.worker is not None and not c.worker.done()
         ]
-        if not workers:
-            return
-        _, slow = await asyncio.wait(workers, timeout=self.timeout if timeout is None else timeout)
-        if slow:
-            names = [c.broadcaster.id for c in self._channels.values() if c.worker in slow]
-            logger.warning("not waiting longer for broadcasters %s", names)
+        if workers:
+            wait = self.flush_timeout if timeout is None else timeout
+            _, slow = await asyncio.wait(workers, timeout=wait)
+            if slow:
+                names = [c.broadcaster.id for c in self._channels.values() if c.worker in slow]
+                logger.warning(
+                    "not waiting longer than %.3gs for broadcasters %s (their events are "
+                    "delivered in the background)",
+                    wait,
+                    names,
+                )
+        for channel in self._channels.values():
+            channel.report()
+
+
+def check_timeout(value: float, name: str) -> float:
+    """`value` as seconds, or a `ConfigurationError` saying what is wrong with it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    if not value >= 0 or math.isinf(value):  # `not >=` also refuses NaN
+        raise ConfigurationError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return float(value)

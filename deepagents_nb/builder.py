@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
-from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
+from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher, check_timeout
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.hitl import HitlPolicy, as_policy
 from deepagents_nb.middleware.base import Middleware
@@ -36,6 +36,7 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_checkpointer": "checkpointer",
     "with_event_broadcaster": "event_broadcasters",
     "with_event_dispatcher": "event_dispatcher",
+    "with_broadcast_timeout": "broadcast_timeout",
     "with_pii_sanitization": "pii_sanitization",
     "with_max_turns": "max_turns",
     "with_max_tokens": "max_tokens",
@@ -76,6 +77,7 @@ class ConfigurableAgentBuilder:
         self._broadcasters: list[EventBroadcaster] = []
         self._tracking: TokenTrackingConfig | None = None
         self._budget: Budget | None = None
+        self._broadcast_timeout: float | None = None
 
     def with_description(self, description: str) -> ConfigurableAgentBuilder:
         """Say what this agent is for (shown when it is used as a sub-agent)."""
@@ -231,6 +233,20 @@ class ConfigurableAgentBuilder:
         self._config.dispatcher = dispatcher
         return self
 
+    def with_broadcast_timeout(self, seconds: float) -> ConfigurableAgentBuilder:
+        """Wait at most `seconds` at the end of each run for broadcasters (default 1 s).
+
+        Events a slow or hanging broadcaster has not taken by then are delivered in
+        the background, so no broadcaster delays a run by more than this. Sets the
+        `flush_timeout` of the agent's dispatcher (one passed to
+        `with_event_dispatcher` included).
+
+        Raises:
+            ConfigurationError: `seconds` is not a finite number >= 0.
+        """
+        self._broadcast_timeout = check_timeout(seconds, "broadcast_timeout")
+        return self
+
     def with_pii_sanitization(self, enabled: bool = True) -> ConfigurableAgentBuilder:
         """Redact secrets and PII from events (on by default)."""
         self._config.pii_sanitization = bool(enabled)
@@ -274,6 +290,8 @@ class ConfigurableAgentBuilder:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
             self._config.dispatcher.add_broadcaster(broadcaster)
+        if self._broadcast_timeout is not None:
+            self._config.dispatcher.flush_timeout = self._broadcast_timeout
         # A new tracker per build: each agent keeps its own ledger. Tracking is on unless
         # turned off, so the cost panel and `agent.usage` work without configuration.
         self._config.token_tracking = build_tracker(
@@ -306,6 +324,7 @@ def create_deep_agent(
     checkpointer: Checkpointer | None = None,
     event_broadcasters: Iterable[EventBroadcaster] = (),
     event_dispatcher: EventDispatcher | None = None,
+    broadcast_timeout: float | None = None,
     pii_sanitization: bool = True,
     max_turns: int = 50,
     max_tokens: int | None = None,
@@ -332,6 +351,8 @@ def create_deep_agent(
         builder.with_event_dispatcher(event_dispatcher)
     for broadcaster in event_broadcasters:
         builder.with_event_broadcaster(broadcaster)
+    if broadcast_timeout is not None:
+        builder.with_broadcast_timeout(broadcast_timeout)
     if isinstance(token_tracking, TokenTrackingConfig):
         builder.with_token_tracking_config(token_tracking)
     elif token_tracking is not None:

@@ -20,6 +20,7 @@ from deepagents_nb import AgentStarted, EventDispatcher
 from deepagents_nb import broadcast as broadcast_module
 from deepagents_nb.broadcast import _resume
 from deepagents_nb.events import EventBase
+from deepagents_nb.exceptions import ConfigurationError
 
 META = {"thread_id": "t", "run_id": "r", "agent_name": "a"}
 
@@ -163,11 +164,87 @@ async def test_failures_before_and_after_suspending_are_logged_and_delivery_goes
                 raise RuntimeError(f"bug {i}")
 
     failing = Fails("fails")
-    with caplog.at_level(logging.ERROR, logger="deepagents_nb.events"):
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
         await deliver(failing, 3, timeout=5)
     assert failing.trace == [("start", "0"), ("start", "1"), ("start", "2"), ("end", "2")]
-    assert caplog.text.count("broadcaster 'fails' failed on AgentStarted") == 2
-    assert "bug 0" in caplog.text and "bug 1" in caplog.text
+    # The first failure in full, the second counted and named when the dispatcher flushes.
+    assert [r.getMessage() for r in caplog.records] == [
+        "broadcaster 'fails' failed on AgentStarted; it keeps receiving events "
+        "(later failures are counted, not logged one by one)",
+        "broadcaster 'fails' failed 1 more time (latest: RuntimeError('bug 1') on AgentStarted)",
+    ]
+    first = caplog.records[0]
+    assert first.exc_info is not None and str(first.exc_info[1]) == "bug 0"
+
+
+async def test_a_broadcaster_failing_on_every_event_logs_one_traceback_and_then_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class AlwaysFails(Scripted):
+        async def behave(self, i: str) -> None:
+            raise ValueError(f"broken {i}")
+
+    failing = AlwaysFails("broken")
+    dispatcher = EventDispatcher([failing])
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
+        for batch in (range(8), range(8, 11)):
+            for i in batch:
+                dispatcher.emit(started(i))
+            await dispatcher.flush()
+        await dispatcher.flush()  # nothing new: nothing more to say
+    assert len(failing.trace) == 11  # every event was still offered
+    assert [r.exc_info is not None for r in caplog.records] == [True, False, False]
+    assert [r.getMessage() for r in caplog.records[1:]] == [
+        "broadcaster 'broken' failed 7 more times (latest: ValueError('broken 7') on AgentStarted)",
+        "broadcaster 'broken' failed 3 more times "
+        "(latest: ValueError('broken 10') on AgentStarted)",
+    ]
+
+
+async def test_repeated_timeouts_are_logged_once_and_then_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class AlwaysHangs(Scripted):
+        async def behave(self, i: str) -> None:
+            await asyncio.sleep(3600)
+
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
+        await deliver(AlwaysHangs("stuck"), 3, timeout=0.02)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith("broadcaster 'stuck' took over 0.02s for AgentStarted")
+    assert messages[1] == "broadcaster 'stuck' timed out 2 more times (latest: AgentStarted)"
+
+
+async def test_flush_waits_flush_timeout_for_a_hanging_broadcaster_not_the_delivery_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+
+    class Hangs(Scripted):
+        async def behave(self, i: str) -> None:
+            await release.wait()
+
+    hanging = Hangs("hangs")
+    dispatcher = EventDispatcher([hanging], timeout=60, flush_timeout=0.1)
+    dispatcher.emit(started(0))
+    began = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
+        await dispatcher.flush()
+    waited = time.perf_counter() - began
+    assert 0.09 <= waited < 5  # bounded by flush_timeout, far from the 60 s delivery timeout
+    assert "not waiting longer than 0.1s for broadcasters ['hangs']" in caplog.text
+    release.set()  # the event still arrives, in the background
+    await dispatcher.flush(timeout=10)
+    assert hanging.trace == delivered(0)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "1", True, None])
+def test_timeouts_must_be_finite_seconds(bad: Any) -> None:
+    with pytest.raises(ConfigurationError, match="must be a"):
+        EventDispatcher(flush_timeout=bad)
+    with pytest.raises(ConfigurationError, match="must be a"):
+        EventDispatcher(timeout=bad)
 
 
 async def test_awaitables_other_than_coroutines_are_awaited_under_the_timeout(

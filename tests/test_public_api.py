@@ -63,6 +63,7 @@ def test_both_spellings_build_the_same_configuration() -> None:
         .with_tools([ping])
         .with_checkpointer(checkpointer)
         .with_event_broadcaster(recorder)
+        .with_broadcast_timeout(0.25)
         .with_pii_sanitization(False)
         .with_max_turns(7)
         .with_max_tokens(256)
@@ -76,6 +77,7 @@ def test_both_spellings_build_the_same_configuration() -> None:
         name="bot",
         checkpointer=checkpointer,
         event_broadcasters=[recorder],
+        broadcast_timeout=0.25,
         pii_sanitization=False,
         max_turns=7,
         max_tokens=256,
@@ -87,6 +89,7 @@ def test_both_spellings_build_the_same_configuration() -> None:
         assert next(iter(agent.tools)) == "ping"
         assert agent.checkpointer is checkpointer
         assert agent.dispatcher.broadcasters == (recorder,)
+        assert agent.dispatcher.flush_timeout == 0.25
         config = agent.config
         assert (config.pii_sanitization, config.max_turns) == (False, 7)
         assert (config.max_tokens, config.temperature) == (256, 0.2)

@@ -1,0 +1,129 @@
+"""First-hour friction (issue 17): what a user coming from the Rust SDK trips over.
+
+Broken broadcasters stay quiet and cheap, the HITL spellings the seed uses work,
+and approval policies that need no approval do not warn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+from helpers import Recorder
+
+from deepagents_nb import (
+    ConfigurableAgentBuilder,
+    ConfigurationError,
+    ToolCall,
+    create_deep_agent,
+    tool,
+)
+from deepagents_nb.events import EventBase, StreamingToken
+from deepagents_nb.models.testing import ScriptedModel
+
+
+@tool("Adds two numbers together")
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def two_step_model() -> ScriptedModel:
+    return ScriptedModel([ToolCall(name="add", args={"a": 5, "b": 3}), "5 + 3 = 8"])
+
+
+def delivered_to_all(recorder: Recorder) -> list[EventBase]:
+    """The events every broadcaster gets (the recorder also asked for streamed text)."""
+    return [e for e in recorder.events if not isinstance(e, StreamingToken)]
+
+
+class Raises:
+    id = "raises"
+
+    async def broadcast(self, event: EventBase) -> None:
+        raise RuntimeError(f"cannot send {event.event_type}")
+
+
+class Hangs:
+    """Never finishes a delivery until `release` is set."""
+
+    id = "hangs"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def broadcast(self, event: EventBase) -> None:
+        await self.release.wait()
+
+
+async def test_a_raising_broadcaster_logs_one_traceback_and_a_count_per_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = Recorder()
+    agent = create_deep_agent(
+        model=ScriptedModel([ToolCall(name="add", args={"a": 5, "b": 3}), "8", "again"]),
+        tools=[add],
+        event_broadcasters=[Raises(), recorder],
+    )
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
+        result = await agent.ahandle_message("What is 5 + 3?")
+        first_run_events = len(delivered_to_all(recorder))
+        await agent.ahandle_message("And again?")
+    assert result.text == "8"
+    ours = [r for r in caplog.records if "'raises'" in r.getMessage()]
+    assert [r.exc_info is not None for r in ours] == [True, False, False]
+    assert ours[0].getMessage().startswith("broadcaster 'raises' failed on AgentStarted")
+    assert first_run_events >= 8  # a two-step run: the seed measured 8 tracebacks here
+    second_run_events = len(delivered_to_all(recorder)) - first_run_events
+    counted = [r.getMessage().partition(" (latest: ")[0] for r in ours[1:]]
+    assert counted == [
+        f"broadcaster 'raises' failed {first_run_events - 1} more times",
+        f"broadcaster 'raises' failed {second_run_events} more times",
+    ]
+    assert "(latest: RuntimeError('cannot send agent_completed') on AgentCompleted)" in (
+        ours[2].getMessage()
+    )
+
+
+@pytest.mark.parametrize("broadcast_timeout", [None, 0.2])
+async def test_a_hanging_broadcaster_delays_a_run_by_at_most_the_broadcast_timeout(
+    broadcast_timeout: float | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    hanging, recorder = Hangs(), Recorder()
+    options: dict[str, Any] = {}
+    if broadcast_timeout is not None:
+        options["broadcast_timeout"] = broadcast_timeout
+    agent = create_deep_agent(
+        model=two_step_model(), tools=[add], event_broadcasters=[hanging, recorder], **options
+    )
+    limit = 1.0 if broadcast_timeout is None else broadcast_timeout
+    assert agent.dispatcher.flush_timeout == limit
+    began = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="deepagents_nb.events"):
+        result = await agent.ahandle_message("What is 5 + 3?")
+    elapsed = time.perf_counter() - began
+    try:
+        assert result.text == "5 + 3 = 8"
+        # Coarse on purpose (a shared machine): the run waited for the hanging broadcaster
+        # about `limit`, never the 5 s a delivery may take, and the others got everything.
+        assert limit * 0.9 <= elapsed < limit + 1.0
+        assert "not waiting longer than" in caplog.text and "['hangs']" in caplog.text
+        assert recorder.types()[-1] == "AgentCompleted"
+    finally:
+        hanging.release.set()
+        await agent.dispatcher.flush(timeout=10)
+
+
+def test_broadcast_timeout_has_two_spellings_and_refuses_nonsense() -> None:
+    built = (
+        ConfigurableAgentBuilder().with_model(ScriptedModel([])).with_broadcast_timeout(0.3)
+    ).build()
+    created = create_deep_agent(model=ScriptedModel([]), broadcast_timeout=0.3)
+    assert built.dispatcher.flush_timeout == created.dispatcher.flush_timeout == 0.3
+    for bad in (-0.5, float("nan"), "1s"):
+        with pytest.raises(ConfigurationError, match="broadcast_timeout must be"):
+            create_deep_agent(model=ScriptedModel([]), broadcast_timeout=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="broadcast_timeout must be"):
+            ConfigurableAgentBuilder().with_broadcast_timeout(bad)  # type: ignore[arg-type]
