@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, overload
@@ -206,6 +208,17 @@ def _is_tool_context(annotation: Any) -> bool:
     return annotation is ToolContext or annotation == "ToolContext"
 
 
+def _accepts_none(annotation: Any) -> bool:
+    """Whether None is a valid value: `Optional[T]`, `T | None`, `Annotated[T | None, ...]`."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if annotation is None or annotation is type(None):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_accepts_none(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 def tool_from_function(
     fn: ToolFunction,
     *,
@@ -245,8 +258,18 @@ def tool_from_function(
                 f"tool {tool_name!r}: parameter {pname!r} needs a type hint "
                 f"(the model is told the argument types)"
             )
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
+        if param.default is not inspect.Parameter.empty:
+            default = param.default
+        elif _accepts_none(annotation):
+            # As the Rust SDK's `Option<T>`: a parameter that may be None may be left out.
+            default = None
+        else:
+            default = ...
+        # A description from `Args:` only when there is one: passing None would wipe
+        # one given in `Annotated[..., Field(description=...)]`.
+        doc_text = param_docs.get(pname)
+        field = Field(default, description=doc_text) if doc_text else Field(default)
+        fields[pname] = (annotation, field)
 
     try:
         args_model = create_model(
@@ -286,6 +309,12 @@ def tool(
     Sync functions run in a worker thread so they may block; `inline=True` runs
     a cheap pure function directly on the event loop instead.
     Parameter descriptions come from a Google-style `Args:` section.
+
+    A parameter typed `Optional[T]` or `T | None` is optional even without a
+    default (None when left out), as the Rust SDK's `Option<T>`. Bounds are
+    written with pydantic: `Annotated[int, Field(ge=0)]` (or `NonNegativeInt`)
+    for a `u32`; they appear in the schema (`"minimum": 0`) and a call that
+    breaks them gets an error result naming the argument.
     """
     if callable(fn_or_description):
         return tool_from_function(fn_or_description, name=name, inline=inline)

@@ -8,11 +8,12 @@ import dataclasses
 import enum
 import json
 import threading
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, Union
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, NonNegativeInt
 
+from deepagents_nb import ToolCall, create_deep_agent
 from deepagents_nb.context import RunContext, ToolContext
 from deepagents_nb.exceptions import ToolArgumentsError, ToolDefinitionError, ToolError
 from deepagents_nb.models.testing import ScriptedModel
@@ -226,6 +227,89 @@ def test_optional_and_defaulted_parameters_are_not_required() -> None:
         return ""
 
     assert tool(f).parameters["required"] == ["a"]
+
+
+async def test_optional_without_a_default_may_be_left_out_as_the_seeds_option() -> None:
+    # The seed's `fn search(query: String, max_results: Option<u32>)`.
+    @tool("Searches with optional filters")
+    def search(
+        query: str,
+        max_results: Optional[int],  # noqa: UP045 - the spelling users write
+        since: str | None,
+        page: Annotated[int | None, Field(description="Page number.")],
+    ) -> str:
+        return f"{query}|{max_results}|{since}|{page}"
+
+    assert search.parameters["required"] == ["query"]
+    assert search.parameters["properties"]["max_results"] == {
+        "anyOf": [{"type": "integer"}, {"type": "null"}],
+        "default": None,
+    }
+    assert search.parameters["properties"]["page"]["description"] == "Page number."
+    assert await search.run({"query": "q"}, make_ctx()) == "q|None|None|None"
+    assert await search.run({"query": "q", "max_results": 5}, make_ctx()) == "q|5|None|None"
+    with pytest.raises(ToolArgumentsError, match="max_results: Input should be a valid integer"):
+        search.validate({"query": "q", "max_results": "many"})
+
+
+def test_parameters_that_cannot_be_none_stay_required_without_a_default() -> None:
+    def f(a: Any, b: Union[int, str], c: list[int | None]) -> str:  # noqa: UP007
+        """F."""
+        return ""
+
+    assert tool(f).parameters["required"] == ["a", "b", "c"]
+
+
+def test_unsigned_and_bounded_ints_are_in_the_schema() -> None:
+    @tool
+    def fetch(
+        count: Annotated[int, Field(ge=0)],
+        limit: NonNegativeInt = 10,
+        ratio: Annotated[float, Field(gt=0, le=1)] = 0.5,
+        max_results: Optional[Annotated[int, Field(ge=0)]] = None,  # noqa: UP045 - Option<u32>
+    ) -> str:
+        """Fetch things."""
+        return f"{count}|{limit}|{ratio}|{max_results}"
+
+    properties = fetch.parameters["properties"]
+    assert properties["count"] == {"type": "integer", "minimum": 0}
+    assert properties["limit"] == {"type": "integer", "minimum": 0, "default": 10}
+    assert properties["ratio"] == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "default": 0.5,
+    }
+    assert properties["max_results"] == {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+        "default": None,
+    }
+    assert fetch.parameters["required"] == ["count"]
+    with pytest.raises(ToolArgumentsError) as caught:
+        fetch.validate({"count": -1, "max_results": -2})
+    assert str(caught.value) == (
+        "Invalid arguments for tool 'fetch': count: Input should be greater than or equal "
+        "to 0 (got -1); max_results: Input should be greater than or equal to 0 (got -2)."
+    )
+
+
+async def test_a_negative_count_reaches_the_model_as_an_error_result() -> None:
+    ran: list[int] = []
+
+    @tool
+    def take(count: Annotated[int, Field(ge=0)]) -> str:
+        """Take some."""
+        ran.append(count)
+        return "taken"
+
+    model = ScriptedModel([ToolCall(name="take", args={"count": -3}), "Sorry."])
+    agent = create_deep_agent(model=model, tools=[take])
+    result = await agent.ahandle_message("Take -3")
+    answer = next(m for m in result.messages if m.role == "tool")
+    assert answer.is_error
+    assert "count: Input should be greater than or equal to 0 (got -3)" in answer.content
+    assert ran == []  # the function never saw the bad value
+    assert result.text == "Sorry."
 
 
 def test_schema_has_no_pydantic_titles_but_keeps_a_property_named_title() -> None:
