@@ -103,7 +103,9 @@ class DeepAgent:
             )
         if config.max_turns < 1:
             raise ConfigurationError(f"max_turns must be at least 1, got {config.max_turns}")
-        if config.interrupt_on and config.checkpointer is None:
+        # Only a policy that stops a run needs somewhere to keep the pending approval.
+        needs_approval = any(not p.allow_auto for p in config.interrupt_on.values())
+        if needs_approval and config.checkpointer is None:
             warnings.warn(
                 "approval policies are set but no checkpointer is: pending approvals are kept "
                 "in memory and will not survive a restart (use SqliteCheckpointer to keep them)",
@@ -134,10 +136,12 @@ class DeepAgent:
 
     @property
     def tools(self) -> dict[str, Tool]:
+        """The tools the model is offered, by name: yours and the middleware's (a copy)."""
         return dict(self._tools)
 
     @property
     def middleware(self) -> tuple[Middleware, ...]:
+        """The middleware stack, in the order its hooks run (the default stack first)."""
         return self._middleware
 
     @property
@@ -168,7 +172,13 @@ class DeepAgent:
     def handle_message(
         self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> AgentResult:
-        """Sync twin of `ahandle_message`; works inside a Jupyter cell too."""
+        """Send a user message and run until the model answers or an approval is needed.
+
+        Blocks until the run stops; works in scripts and inside a Jupyter cell (the
+        sync twin of `ahandle_message`). Returns the run's `AgentResult`: `.text`,
+        the `.messages` it added, the thread's `.state`, `.usage`, and
+        `.interrupt` when it paused for an approval.
+        """
         return run_sync(self.ahandle_message(text, thread_id, state))
 
     def astream(
@@ -188,7 +198,11 @@ class DeepAgent:
     def stream(
         self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> SyncAgentRun:
-        """Sync twin of `astream`: iterate events, then read `.result`."""
+        """Run and iterate the events as they happen, from sync code (twin of `astream`).
+
+        Returns a `SyncAgentRun`: loop over it for the events, then read `.result`
+        (the `AgentResult`) once the loop ends.
+        """
         return SyncAgentRun(self.astream(text, thread_id, state))
 
     def start(self, text: str, thread_id: str = "default") -> RunHandle:
@@ -204,11 +218,22 @@ class DeepAgent:
     async def aresume_with_approval(
         self, action: HitlAction, thread_id: str = "default"
     ) -> AgentResult:
-        """Answer the thread's pending interrupt and continue the run to its next stop."""
+        """Answer the thread's pending interrupt and continue the run to its next stop.
+
+        `action` is `HitlAction.accept()`, `.edit(...)`, `.reject(...)` or
+        `.respond(...)`. Returns the continued run's `AgentResult` (with a new
+        `.interrupt` if another gated call is reached).
+        """
         return await self._runner.resume(action, thread_id)
 
     def resume_with_approval(self, action: HitlAction, thread_id: str = "default") -> AgentResult:
-        """Sync twin of `aresume_with_approval`."""
+        """Answer the thread's pending interrupt and continue the run to its next stop.
+
+        Blocks until the run stops again (the sync twin of `aresume_with_approval`)
+        and returns its `AgentResult`::
+
+            agent.resume_with_approval(HitlAction.accept(), thread_id="ops")
+        """
         return run_sync(self.aresume_with_approval(action, thread_id))
 
     def astream_resume(self, action: HitlAction, thread_id: str = "default") -> AgentRun:
@@ -216,7 +241,10 @@ class DeepAgent:
         return AgentRun(partial(self._runner.resume, action, thread_id, None))
 
     def stream_resume(self, action: HitlAction, thread_id: str = "default") -> SyncAgentRun:
-        """Sync twin of `astream_resume`."""
+        """Like `resume_with_approval`, iterating the continued run's events from sync code.
+
+        Returns a `SyncAgentRun`; its `.result` is the `AgentResult` once the loop ends.
+        """
         return SyncAgentRun(self.astream_resume(action, thread_id))
 
     async def acurrent_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
@@ -226,7 +254,11 @@ class DeepAgent:
         return head.interrupt if head else None
 
     def current_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
-        """Sync twin of `acurrent_interrupt`."""
+        """What the thread waits for: an `AgentInterrupt`, or None when nothing waits.
+
+        Read from the checkpointer (the sync twin of `acurrent_interrupt`), so it also
+        finds an approval left pending by an earlier process.
+        """
         return run_sync(self.acurrent_interrupt(thread_id))
 
     # ----- kernel data as files -------------------------------------------------------------
@@ -261,30 +293,47 @@ class DeepAgent:
     # ----- threads and state ---------------------------------------------------------------
 
     async def aget_state(self, thread_id: str = "default") -> AgentStateSnapshot:
-        """The thread's latest state (empty for a thread never run)."""
+        """The thread's latest `AgentStateSnapshot` (empty for a thread never run)."""
         checkpoint = await self.checkpointer.load(thread_id)
         return checkpoint.state if checkpoint else AgentStateSnapshot()
 
     def get_state(self, thread_id: str = "default") -> AgentStateSnapshot:
-        """Sync twin of `aget_state`."""
+        """The thread's latest `AgentStateSnapshot`: messages, todos, files and extra.
+
+        An empty snapshot for a thread never run (the sync twin of `aget_state`).
+        """
         return run_sync(self.aget_state(thread_id))
 
     async def aload_state(
         self, thread_id: str = "default", version: int | None = None
     ) -> Checkpoint | None:
-        """A stored version of the thread (the latest by default), or None."""
+        """A stored version of the thread (the latest by default), or None.
+
+        Returns a `Checkpoint` (`.state`, `.version`, `.metadata`, `.created_at`);
+        use `aget_state` for just the state.
+        """
         return await self.checkpointer.load(thread_id, version)
 
     def load_state(
         self, thread_id: str = "default", version: int | None = None
     ) -> Checkpoint | None:
-        """Sync twin of `aload_state`."""
+        """A stored version of the thread (the latest by default), or None if there is none.
+
+        Returns a `Checkpoint` with `.state`, `.version`, `.metadata` and
+        `.created_at` (the sync twin of `aload_state`). The Rust SDK's
+        `load_state` fills the agent instead; here the state stays in the store
+        and runs read it by `thread_id`.
+        """
         return run_sync(self.aload_state(thread_id, version))
 
     async def asave_state(
         self, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> int:
-        """Store `state` (or the thread's current state) as the thread's newest version."""
+        """Store `state` (or the thread's current state) as the thread's newest version.
+
+        Returns the new version number (1 for a thread's first save). Raises
+        `CheckpointConflictError` if another writer saved the thread meanwhile.
+        """
         latest = await self.checkpointer.load(thread_id)
         if state is None:
             state = latest.state if latest else AgentStateSnapshot()
@@ -298,7 +347,19 @@ class DeepAgent:
     def save_state(
         self, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> int:
-        """Sync twin of `asave_state`."""
+        """Store `state` (or the thread's current state) as the thread's newest version.
+
+        Returns the new version number: 1 for a thread's first save, then 2, 3 ...
+        (the sync twin of `asave_state`). Runs already save after every step, so
+        this is for a state you changed by hand, or a snapshot point of your own::
+
+            state = agent.get_state("user-123")
+            state.files["/notes.md"] = "remember this"
+            version = agent.save_state("user-123", state)
+
+        Raises:
+            CheckpointConflictError: another writer saved the thread meanwhile.
+        """
         return run_sync(self.asave_state(thread_id, state))
 
     async def adelete_thread(self, thread_id: str) -> None:
@@ -306,15 +367,15 @@ class DeepAgent:
         await self.checkpointer.delete(thread_id)
 
     def delete_thread(self, thread_id: str) -> None:
-        """Sync twin of `adelete_thread`."""
+        """Forget a thread and all its stored versions (the sync twin of `adelete_thread`)."""
         run_sync(self.adelete_thread(thread_id))
 
     async def alist_threads(self) -> list[str]:
-        """Every thread id the checkpointer holds."""
+        """Every thread id the checkpointer holds (states are not read)."""
         return await self.checkpointer.list_threads()
 
     def list_threads(self) -> list[str]:
-        """Sync twin of `alist_threads`."""
+        """Every thread id the checkpointer holds, as a list (twin of `alist_threads`)."""
         return run_sync(self.alist_threads())
 
     async def afork(self, thread_id: str, version: int, new_thread_id: str | None = None) -> str:
@@ -335,7 +396,11 @@ class DeepAgent:
         return new_id
 
     def fork(self, thread_id: str, version: int, new_thread_id: str | None = None) -> str:
-        """Sync twin of `afork`."""
+        """Start a new thread from a stored version of another; the original is untouched.
+
+        Returns the new thread's id (`<thread>-fork-<random>` unless given; the sync
+        twin of `afork`). Raises `ConfigurationError` when the version does not exist.
+        """
         return run_sync(self.afork(thread_id, version, new_thread_id))
 
     async def ahistory(self, thread_id: str = "default") -> list[CheckpointInfo]:
@@ -343,7 +408,11 @@ class DeepAgent:
         return await self.checkpointer.history(thread_id)
 
     def history(self, thread_id: str = "default") -> list[CheckpointInfo]:
-        """Sync twin of `ahistory`."""
+        """The thread's stored versions, oldest first, without their states.
+
+        A list of `CheckpointInfo` (version, metadata, time) for time travel with
+        `load_state(thread_id, version)` or `fork` (the sync twin of `ahistory`).
+        """
         return run_sync(self.ahistory(thread_id))
 
 
@@ -381,4 +450,5 @@ class SyncAgentRun:
 
     @property
     def result(self) -> AgentResult | None:
+        """The run's `AgentResult` once the iteration has ended (None before)."""
         return self._run.result

@@ -63,9 +63,33 @@ class HitlAction(BaseModel):
         return cls(action="reject", reason=reason)
 
     @classmethod
-    def respond(cls, message: str) -> HitlAction:
-        """Do not run the tool; `message` is given to the model as the tool's result."""
-        return cls(action="respond", message=message)
+    def respond(cls, message: object) -> HitlAction:
+        """Do not run the tool; `message` is given to the model as the tool's result.
+
+        Args:
+            message: A string, or a `Message` (as the Rust SDK's `Respond { message }`
+                takes an `AgentMessage`) whose text is used.
+
+        Raises:
+            ConfigurationError: `message` is neither, or a `Message` without text.
+        """
+        # Local imports only so this change stays inside `respond`; they may move to the top.
+        from deepagents_nb.exceptions import ConfigurationError
+        from deepagents_nb.messages import Message
+
+        if isinstance(message, Message):
+            if not message.content:
+                raise ConfigurationError(
+                    "HitlAction.respond: the Message has no text to give the model "
+                    f"as the tool's result: {message!r}"
+                )
+            return cls(action="respond", message=message.content)
+        if isinstance(message, str):
+            return cls(action="respond", message=message)
+        raise ConfigurationError(
+            "HitlAction.respond needs the answer for the tool as a str or a Message "
+            f"(e.g. Message.assistant('Use the archive tool instead.')), got {message!r}"
+        )
 
 
 class AgentInterrupt(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -17,6 +18,10 @@ from helpers import Recorder
 from deepagents_nb import (
     ConfigurableAgentBuilder,
     ConfigurationError,
+    HitlAction,
+    HitlPolicy,
+    InMemoryCheckpointer,
+    Message,
     ToolCall,
     create_deep_agent,
     tool,
@@ -127,3 +132,67 @@ def test_broadcast_timeout_has_two_spellings_and_refuses_nonsense() -> None:
             create_deep_agent(model=ScriptedModel([]), broadcast_timeout=bad)  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="broadcast_timeout must be"):
             ConfigurableAgentBuilder().with_broadcast_timeout(bad)  # type: ignore[arg-type]
+
+
+# ----- approvals, spelled as in the seed -------------------------------------------------
+
+
+@tool
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    return f"deleted {path}"
+
+
+def gated_agent(policy: HitlPolicy, **options: Any) -> Any:
+    model = ScriptedModel([ToolCall(name="delete_file", args={"path": "/old"}), "Done."])
+    return create_deep_agent(
+        model=model, tools=[delete_file], interrupt_on={"delete_file": policy}, **options
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Message.assistant("Use the archive tool instead."),  # the seed's AgentMessage
+        "Use the archive tool instead.",
+    ],
+)
+def test_respond_takes_a_message_or_a_string(answer: Message | str) -> None:
+    agent = gated_agent(HitlPolicy(note="review"), checkpointer=InMemoryCheckpointer())
+    assert agent.handle_message("Delete /old").interrupt is not None
+    final = agent.resume_with_approval(HitlAction.respond(answer))
+    tool_result = next(m for m in final.state.messages if m.role == "tool")
+    assert tool_result.content == "Use the archive tool instead."
+    assert final.text == "Done."
+
+
+@pytest.mark.parametrize(
+    ("answer", "complaint"),
+    [
+        (42, "needs the answer for the tool as a str or a Message"),
+        ({"role": "agent", "content": "no"}, "needs the answer for the tool as a str or a Message"),
+        (Message.assistant(tool_calls=[ToolCall(name="ls")]), "the Message has no text"),
+    ],
+)
+def test_respond_refuses_anything_else_with_a_configuration_error(
+    answer: object, complaint: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=complaint):
+        HitlAction.respond(answer)
+
+
+def test_a_policy_that_needs_no_approval_does_not_warn_without_a_checkpointer() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agent = gated_agent(HitlPolicy(allow_auto=True))
+    assert agent.handle_message("Delete /old").text == "Done."  # it ran without asking
+
+
+def test_a_policy_that_needs_approval_still_warns_without_a_checkpointer() -> None:
+    with pytest.warns(UserWarning, match="no checkpointer is"):
+        gated_agent(HitlPolicy(note="review"))
+    with pytest.warns(UserWarning, match="no checkpointer is"):
+        create_deep_agent(
+            model=ScriptedModel([]),
+            interrupt_on={"ls": HitlPolicy(allow_auto=True), "delete_file": True},
+        )
