@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +10,6 @@ from deepagents_nb import AgentStateSnapshot, ToolCall, create_deep_agent
 from deepagents_nb.context import RunContext, ToolContext
 from deepagents_nb.middleware.filesystem import FilesystemMiddleware
 from deepagents_nb.middleware.fs_backends import (
-    DirectoryBackend,
     FileToolError,
     glob_match,
     normalize_path,
@@ -164,34 +161,6 @@ async def test_glob_and_grep() -> None:
 )
 def test_glob_match(path: str, pattern: str, matches: bool) -> None:
     assert glob_match(path, pattern) is matches
-
-
-async def test_directory_backend_is_confined(tmp_path: Path) -> None:
-    root, outside = tmp_path / "root", tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.txt").write_text("top secret")
-    fs = Files(backend=DirectoryBackend(root))
-    await fs("write_file", file_path="/sub/note.md", content="hello")
-    assert (root / "sub" / "note.md").read_text() == "hello"
-    assert fs.state.files == {}  # nothing in the thread's state with a real directory
-
-    os.symlink(outside / "secret.txt", root / "link.txt")
-    os.symlink(outside, root / "linkdir")
-    with pytest.raises(FileToolError, match="leads outside the workspace"):
-        await fs("read_file", file_path="/link.txt")
-    with pytest.raises(FileToolError, match="leads outside the workspace"):
-        await fs("write_file", file_path="/linkdir/new.txt", content="x")
-    assert not (outside / "new.txt").exists()
-    assert await fs("ls") == "/sub/note.md"  # escaping links are not even listed
-    await fs("edit_file", file_path="/sub/note.md", old_string="hello", new_string="bye")
-    assert (root / "sub" / "note.md").read_text() == "bye"
-
-
-async def test_directory_backend_inner_symlink_is_allowed(tmp_path: Path) -> None:
-    backend = DirectoryBackend(tmp_path)
-    (tmp_path / "real.txt").write_text("inside")
-    os.symlink(tmp_path / "real.txt", tmp_path / "alias.txt")
-    assert await Files(backend=backend)("read_file", file_path="/alias.txt") == "     1\tinside"
 
 
 def test_file_tools_through_the_agent_correct_themselves() -> None:

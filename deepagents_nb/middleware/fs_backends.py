@@ -2,23 +2,67 @@
 
 Both backends take the same normalised paths (`/notes/todo.md`) and raise
 `FileToolError` with a message written for the model, so it can correct itself.
+`DirectoryBackend` lives in `directory_backend` and is re-exported here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import os
 import posixpath
-from pathlib import Path
-from typing import Protocol, runtime_checkable
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from deepagents_nb.context import ToolContext
 from deepagents_nb.exceptions import ToolExecutionError
 
+if TYPE_CHECKING:
+    from deepagents_nb.middleware.directory_backend import DirectoryBackend
+
+__all__ = [
+    "DirectoryBackend",
+    "FileBackend",
+    "FileToolError",
+    "FileTooLargeError",
+    "LineReader",
+    "LineWindow",
+    "NotTextError",
+    "StateBackend",
+    "TextScan",
+    "UnsupportedFileError",
+    "describe_skipped",
+    "glob_match",
+    "is_under",
+    "normalize_path",
+    "read_texts",
+    "read_window",
+]
+
 
 class FileToolError(ToolExecutionError):
     """A file operation failed; the message is shown to the model as the tool's error."""
+
+    skip_note = "could not be read"
+    """How a search that skips such a file describes it."""
+
+
+class NotTextError(FileToolError):
+    """The file's bytes are not UTF-8 text."""
+
+    skip_note = "not UTF-8 text"
+
+
+class FileTooLargeError(FileToolError):
+    """The file is over the backend's limit for reading it whole."""
+
+    skip_note = "over the size limit"
+
+
+class UnsupportedFileError(FileToolError):
+    """A symbolic link, hard link, directory or special file (FIFO, socket, device)."""
+
+    skip_note = "links or special files"
 
 
 def normalize_path(path: str) -> str:
@@ -74,68 +118,98 @@ class StateBackend:
         ctx.write_file(path, content)
 
 
-class DirectoryBackend:
-    """Files live in a real directory, and never outside it.
+@dataclass(frozen=True)
+class LineWindow:
+    """Lines `offset` to `offset + limit` of a file, without their line endings.
 
-    Every path resolves inside `root`; a symlink pointing out of it is refused.
-    Reads and writes run in a worker thread so the event loop never blocks.
-
-        create_deep_agent(model=..., filesystem=DirectoryBackend("workspace"))
+    Each line holds at most `max_line_chars + 1` characters, so a caller can tell
+    which lines were cut. `line_count` is the number of lines in the whole file
+    when the read reached its end, else None (0 means the file is empty).
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
-        root_path = Path(root)
-        if create:
-            root_path.mkdir(parents=True, exist_ok=True)
-        if not root_path.is_dir():
-            raise FileToolError(f"{root_path} is not a directory")
-        self.root = root_path.resolve()
+    lines: list[str]
+    line_count: int | None
 
-    def __repr__(self) -> str:
-        return f"DirectoryBackend({str(self.root)!r})"
 
-    def _real(self, path: str) -> Path:
-        real = (self.root / path.lstrip("/")).resolve()
-        if real != self.root and self.root not in real.parents:
-            raise FileToolError(f"The path {path!r} leads outside the workspace; it is refused.")
-        return real
+@runtime_checkable
+class LineReader(Protocol):
+    """Optional backend method: read some lines without loading the whole file."""
 
-    def _list(self) -> list[str]:
-        found = []
-        for directory, dirnames, filenames in os.walk(self.root):
-            # Do not follow directory symlinks: they may lead out of the root.
-            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(directory, d))]
-            for name in filenames:
-                full = Path(directory, name)
-                try:
-                    self._real("/" + full.relative_to(self.root).as_posix())
-                except FileToolError:
-                    continue
-                found.append("/" + full.relative_to(self.root).as_posix())
-        return sorted(found)
+    async def read_lines(
+        self, ctx: ToolContext, path: str, offset: int, limit: int, max_line_chars: int
+    ) -> LineWindow | None: ...
 
-    def _read(self, path: str) -> str | None:
-        real = self._real(path)
-        if not real.is_file():
-            return None
+
+async def read_window(
+    backend: FileBackend,
+    ctx: ToolContext,
+    path: str,
+    offset: int,
+    limit: int,
+    max_line_chars: int = 2000,
+) -> LineWindow | None:
+    """Lines of `path` as `str.splitlines` splits them; None when there is no such file.
+
+    Uses the backend's `read_lines` when it has one (a large file is then read only
+    as far as needed), else its `read`.
+    """
+    if offset < 0 or limit < 1:
+        raise FileToolError("offset must be 0 or more and limit at least 1.")
+    if isinstance(backend, LineReader):
+        return await backend.read_lines(ctx, path, offset, limit, max_line_chars)
+    content = await backend.read(ctx, path)
+    if content is None:
+        return None
+    lines = content.splitlines()
+    window = [line[: max_line_chars + 1] for line in lines[offset : offset + limit]]
+    return LineWindow(window, len(lines))
+
+
+@dataclass
+class TextScan:
+    """What `read_texts` could read, and how many files it skipped for each reason."""
+
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def note(self) -> str:
+        """A line for the model, e.g. "(skipped 2 files: not UTF-8 text)"; '' if none."""
+        return describe_skipped(self.skipped)
+
+
+def describe_skipped(skipped: Counter[str], noun: str = "file") -> str:
+    """`(skipped 2 files: not UTF-8 text; 1 file: over the size limit)`, or '' if none.
+
+    `noun` is "file" or "entry" (a listing also skips links and directories).
+    """
+    plural = {"file": "files", "entry": "entries"}.get(noun, noun + "s")
+    parts = [
+        f"{n} {noun if n == 1 else plural}: {reason}" for reason, n in sorted(skipped.items()) if n
+    ]
+    return f"(skipped {'; '.join(parts)})" if parts else ""
+
+
+async def read_texts(backend: FileBackend, ctx: ToolContext, paths: Iterable[str]) -> TextScan:
+    """Each file's text for a search; a file that cannot be read is counted, not fatal."""
+    scan = TextScan()
+    for path in paths:
         try:
-            return real.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise FileToolError(f"{path} is not UTF-8 text; it cannot be read as text.") from exc
+            content = await backend.read(ctx, path)
+        except FileToolError as exc:
+            scan.skipped[exc.skip_note] += 1
+            continue
+        if content is not None:
+            scan.texts.append((path, content))
+    return scan
 
-    def _write(self, path: str, content: str) -> None:
-        real = self._real(path)
-        real.parent.mkdir(parents=True, exist_ok=True)
-        real.write_text(content, encoding="utf-8")
 
-    async def list_files(self, ctx: ToolContext) -> list[str]:
-        return await asyncio.to_thread(self._list)
+def __getattr__(name: str) -> Any:
+    # Lazy, because directory_backend imports the errors above from this module.
+    if name == "DirectoryBackend":
+        from deepagents_nb.middleware.directory_backend import DirectoryBackend
 
-    async def read(self, ctx: ToolContext, path: str) -> str | None:
-        return await asyncio.to_thread(self._read, path)
-
-    async def write(self, ctx: ToolContext, path: str, content: str) -> None:
-        await asyncio.to_thread(self._write, path, content)
+        return DirectoryBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def glob_match(path: str, pattern: str) -> bool:
