@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 from deepagents_nb.events import TokenUsage
 from deepagents_nb.messages import Message
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
-from deepagents_nb.text import storable_message
+from deepagents_nb.text import storable_json, storable_message
 from deepagents_nb.usage import Usage, UsageTracker
 
 if TYPE_CHECKING:
     from deepagents_nb.events import EventBase
-    from deepagents_nb.hitl import HitlAction, HitlPolicy
+    from deepagents_nb.gates import Gates
+    from deepagents_nb.hitl import HitlAction
+    from deepagents_nb.messages import ToolCall
     from deepagents_nb.models.base import ChatModel, ModelResponse
 
 
@@ -41,7 +43,8 @@ class RunContext:
     streaming: bool = False
     usage: Usage = field(default_factory=Usage.zero)
     tracker: UsageTracker | None = None
-    policies: dict[str, HitlPolicy] = field(default_factory=dict)
+    gates: Gates | None = None
+    """The approval policies of this run (its agent's and its parents')."""
     added: list[Message] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -120,6 +123,8 @@ class ToolContext:
     update: StateUpdate = field(default_factory=StateUpdate)
     resume: tuple[HitlAction, AgentStateSnapshot | None] | None = None
     """Set when this call continues a paused sub-agent: the decision and its saved state."""
+    approved: ToolCall | None = None
+    """The call as a human approved it, when it was gated: only it may run."""
 
     @property
     def thread_id(self) -> str:
@@ -145,8 +150,8 @@ class ToolContext:
         self.update.todos = list(todos)
 
     def set_extra(self, key: str, value: Any) -> None:
-        """Set a free-form state value (`None` deletes it)."""
-        self.update.extra[key] = value
+        """Set a free-form state value (`None` deletes it); JSON-like values only."""
+        self.update.extra[storable_json(key)] = storable_json(value)
 
     def emit(self, event: EventBase) -> None:
         self.run.emit(event)

@@ -29,7 +29,8 @@ them by accident.
     │   │   └── VendorRequestBlockedError  a real vendor call inside the test suite
     │   ├── HitlError ................. an approval was asked for in the wrong state
     │   │   ├── NoPendingInterruptError  resuming a thread that is not paused
-    │   │   └── PendingInterruptError . a new message to a thread paused for approval
+    │   │   ├── PendingInterruptError . a new message to a thread paused for approval
+    │   │   └── InterruptClaimedError . another resume decided this call first
     │   ├── ModelBehaviorError ........ a test double ran out of script or mismatched
     │   └── CheckpointerError ......... a store failed or holds unreadable data
     │       ├── CheckpointConflictError  saved against a stale version
@@ -173,6 +174,11 @@ class NoPendingInterruptError(HitlError):
 
 class PendingInterruptError(HitlError):
     """A new message was sent to a thread that is waiting for a decision."""
+
+
+class InterruptClaimedError(HitlError):
+    """Another resume claimed the waiting call first (a second click, another tab or
+    process), or is running it now: this resume ran nothing."""
 
 
 class ModelBehaviorError(DeepAgentsError):

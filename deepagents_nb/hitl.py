@@ -4,19 +4,30 @@ A tool gated by a `HitlPolicy(allow_auto=False)` never runs without a human
 decision. The run stops before it, the pending turn is kept in the thread's
 state (so it survives a restart with a durable checkpointer), and
 `resume_with_approval` continues exactly where it stopped.
+
+Exactly once: a resume first claims the waiting call in the store (one
+conditional save that also records the decision); only the winner runs it, and
+any other resume gets `InterruptClaimedError`. A claimed call, like a call to a
+side-effecting tool, carries a `CallClaim` while it runs: if the process dies
+then, the call is not run again silently but becomes an interrupt of its own
+("interrupted by a crash; it may have run") for the user to decide.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from deepagents_nb.events import utc_now
-from deepagents_nb.exceptions import AgentSignal
+from deepagents_nb.exceptions import AgentSignal, CorruptCheckpointError
 from deepagents_nb.messages import ToolCall
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate
+from deepagents_nb.text import storable_json
 
 PENDING_KEY = "hitl_pending"
 DECISIONS_KEY = "hitl_decisions"
@@ -109,6 +120,9 @@ class AgentInterrupt(BaseModel):
     diff: str | None = None
     """What the call would change, when a middleware can tell (a unified diff for
     `write_file` and `edit_file`)."""
+    reason: Literal["approval", "crash"] = "approval"
+    """Why the run waits: a gated call, or a call that was running when its process
+    died (`accept` runs it again, `reject` skips it, `respond` answers for it)."""
 
     def __str__(self) -> str:
         where = " > ".join(self.agent_path)
@@ -125,6 +139,20 @@ class CallResult(BaseModel):
     update: StateUpdate = Field(default_factory=StateUpdate)
 
 
+class CallClaim(BaseModel):
+    """Marks a call that started running: which run of which process, since when.
+
+    Saved before the call runs, so a store never holds an unmarked call that may
+    have had its effect. `action` is the decision it runs under (None for a
+    side-effecting tool that needed none): `accept` after a crash re-applies it.
+    """
+
+    run_id: str
+    owner: str = Field(default_factory=lambda: process_owner())
+    started_at: datetime = Field(default_factory=utc_now)
+    action: HitlAction | None = None
+
+
 class PendingCall(BaseModel):
     """One tool call of a paused turn."""
 
@@ -134,6 +162,7 @@ class PendingCall(BaseModel):
     subagent: str | None = None
     subagent_state: AgentStateSnapshot | None = None
     interrupt: AgentInterrupt | None = None
+    started: CallClaim | None = None
 
 
 class PendingTurn(BaseModel):
@@ -142,8 +171,87 @@ class PendingTurn(BaseModel):
     calls: list[PendingCall]
 
     def head(self) -> PendingCall | None:
-        """The first call, in the model's order, still waiting for a decision."""
-        return next((c for c in self.calls if c.waiting is not None), None)
+        """The first call, in the model's order, waiting for a decision or marked running."""
+        return next((c for c in self.calls if c.result is None and (c.waiting or c.started)), None)
+
+
+# ----- who runs a claimed call ------------------------------------------------------------
+
+_OWNER: tuple[int, str] | None = None
+_LIVE_RUNS: set[str] = set()
+"""Runs of this process that hold a claimed call (their claims are alive)."""
+
+
+def process_owner() -> str:
+    """This process as a claim's owner: `host:pid:nonce` (new after a fork)."""
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:
+        _OWNER = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+    return _OWNER[1]
+
+
+def hold_claims(run_id: str, holding: bool) -> None:
+    """Say that `run_id` (a run of this process) holds its claims, or no longer does."""
+    if holding:
+        _LIVE_RUNS.add(run_id)
+    else:
+        _LIVE_RUNS.discard(run_id)
+
+
+def claim_is_alive(claim: CallClaim) -> bool:
+    """Whether the run that claimed a call may still be running it.
+
+    Known for this process (its live runs) and for processes of this host (is the
+    pid alive); a claim from another host is taken as alive, so it is never run
+    twice by mistake.
+    """
+    if claim.owner == process_owner():
+        return claim.run_id in _LIVE_RUNS
+    host, _, rest = claim.owner.partition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(rest.partition(":")[0]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+def crash_interrupt(entry: PendingCall, thread_id: str) -> AgentInterrupt:
+    """The interrupt of a call whose run died while it ran."""
+    claim = entry.started
+    assert claim is not None
+    call = entry.call
+    if claim.action is not None and claim.action.action == "edit":
+        call = ToolCall(
+            name=claim.action.tool_name or call.name, args=claim.action.tool_args or {}, id=call.id
+        )
+    started = claim.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return AgentInterrupt(
+        tool_name=call.name,
+        tool_args=call.args,
+        call_id=call.id,
+        policy_note=(
+            f"interrupted by a crash; it may have run (started {started}). Accept runs it "
+            f"again, reject skips it, respond answers for it"
+        ),
+        thread_id=thread_id,
+        agent_path=entry.interrupt.agent_path if entry.interrupt else [],
+        reason="crash",
+    )
+
+
+def waiting_interrupt(turn: PendingTurn | None, thread_id: str) -> AgentInterrupt | None:
+    """What a paused turn waits for: None when nothing, or a live run is on it."""
+    head = turn.head() if turn is not None else None
+    if head is None:
+        return None
+    if head.started is not None:
+        return None if claim_is_alive(head.started) else crash_interrupt(head, thread_id)
+    return head.interrupt
 
 
 class Decision(BaseModel):
@@ -169,23 +277,38 @@ class SubAgentSuspended(AgentSignal):
 
 
 def pending_turn(state: AgentStateSnapshot) -> PendingTurn | None:
-    """The paused turn stored in `state`, if any."""
+    """The paused turn stored in `state`, if any.
+
+    Raises:
+        CorruptCheckpointError: the stored turn is not one this version can read.
+    """
     raw = state.extra.get(PENDING_KEY)
-    return PendingTurn.model_validate(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        return PendingTurn.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "top level"
+        raise CorruptCheckpointError(
+            f"the thread's pending approval (state.extra[{PENDING_KEY!r}]) cannot be read: "
+            f"{error['msg']} at {where}"
+        ) from exc
 
 
 def store_pending(state: AgentStateSnapshot, turn: PendingTurn | None) -> None:
-    """Keep `turn` in `state` (JSON-ready, so every checkpointer stores it), or clear it."""
+    """Keep `turn` in `state` (JSON-ready and storable text, so every checkpointer
+    stores it), or clear it."""
     if turn is None:
         state.extra.pop(PENDING_KEY, None)
     else:
-        state.extra[PENDING_KEY] = turn.model_dump(mode="json")
+        state.extra[PENDING_KEY] = storable_json(turn.model_dump(mode="json"))
 
 
 def log_decision(state: AgentStateSnapshot, decision: Decision) -> None:
     state.extra[DECISIONS_KEY] = [
         *state.extra.get(DECISIONS_KEY, []),
-        decision.model_dump(mode="json"),
+        storable_json(decision.model_dump(mode="json")),
     ]
 
 

@@ -5,7 +5,10 @@
 
 A turn whose calls are not all done (one waits for approval, or a sub-agent
 waits for one) is kept in the thread's state as a `PendingTurn`; resuming
-decides the first waiting call, runs nothing twice, and goes on.
+claims the first waiting call in the store (one conditional save, so of two
+racing resumes only one runs it), decides it, and goes on. Calls to gated or
+side-effecting tools are marked started in the store before they run, so a
+crash turns them into an interrupt instead of a silent second run.
 """
 
 from __future__ import annotations
@@ -30,26 +33,34 @@ from deepagents_nb.events import (
 )
 from deepagents_nb.exceptions import (
     AgentSignal,
+    CheckpointConflictError,
     ConfigurationError,
+    InterruptClaimedError,
     MaxTurnsExceededError,
     ModelAPIError,
     NoPendingInterruptError,
     PendingInterruptError,
 )
+from deepagents_nb.gates import Gates, check_keys
 from deepagents_nb.hitl import (
     AgentInterrupt,
+    CallClaim,
     CallResult,
     Decision,
     HitlAction,
     PendingCall,
     PendingTurn,
     SubAgentSuspended,
+    claim_is_alive,
+    crash_interrupt,
+    hold_claims,
     log_decision,
     pending_turn,
     store_pending,
 )
 from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import overrides
+from deepagents_nb.middleware.subagents import AgentAsSubAgent, SubAgentMiddleware
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
 from deepagents_nb.security import preview, redact_pii, sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, apply_update
@@ -84,6 +95,9 @@ class Runner:
         self._after_model = [m for m in middleware if overrides(m, "after_model")]
         self._describers = [m for m in middleware if overrides(m, "describe_call")]
         self._execute = ToolCaller(agent.tools, middleware).execute
+        self._gates = Gates(self.config.interrupt_on)
+        self._side_effects = frozenset(t.name for t in agent.tools.values() if t.side_effects)
+        self._keys_checked = False
 
     # ----- entry points --------------------------------------------------------------------
 
@@ -135,27 +149,35 @@ class Runner:
             state = state.copy_for_run()
         else:
             state = stored.state if stored else AgentStateSnapshot()
+        if not self._keys_checked:
+            check_keys(self.config.interrupt_on, _tool_names(self.agent), self.agent.name)
+            self._keys_checked = True
         paused = pending_turn(state)
-        if start.action is None and paused is not None:
-            raise PendingInterruptError(
-                f"thread {thread_id!r} is waiting for approval of "
-                f"{_head_name(paused)}; answer it with agent.resume_with_approval(...)"
-            )
-        if start.action is not None and paused is None:
-            raise NoPendingInterruptError(
-                f"thread {thread_id!r} has no pending interrupt to resume (never paused, "
-                f"or already resumed)"
-            )
+        finished = None
+        if paused is not None and paused.head() is None:
+            # Every call has its result, but the process died before they were applied.
+            finished, paused = paused, None
+        _check_start(start, paused, thread_id)
         run = self._context(thread_id, state, sink, parent)
         if run.listening:
             said = start.text if start.text is not None else f"(resumed: {start.action})"
             shown = preview(said, sanitize=run.sanitize)
             run.emit(AgentStarted(message_preview=shown, **run.event_meta()))
+        hold_claims(run.run_id, True)
         try:
+            if finished is not None:
+                version = await self._close_turn(run, finished, None, version, persist)
             if start.text is not None:
+                if run.tracker is not None:  # a message over budget is not kept
+                    run.tracker.check_budget(thread_id=run.thread_id, run_id=run.run_id)
                 run.add_message(Message.user(start.text))
+                if persist:  # kept even if the process dies during the first step
+                    version = await self._checkpoint(run, version, step=False)
             if paused is not None and start.action is not None:
-                interrupt = await self._decide(run, paused, start.action)
+                version = await self._claim(run, paused, start.action, version, persist)
+                await self._run_claimed(run, paused)
+                version = await self._run_ready(run, paused, version, persist)
+                interrupt = await self._next_interrupt(run, paused)
                 version = await self._close_turn(run, paused, interrupt, version, persist)
                 if interrupt is not None:
                     return await self._pause(run, interrupt, started, persist)
@@ -165,7 +187,8 @@ class Runner:
                 response = await self._call_model(run)
                 calls = run.add_message(response.message).tool_calls
                 if calls:
-                    turn = await self._start_turn(run, calls)
+                    turn = self._new_turn(run, calls)
+                    version = await self._run_ready(run, turn, version, persist)
                     interrupt = await self._next_interrupt(run, turn)
                     version = await self._close_turn(run, turn, interrupt, version, persist)
                     if interrupt is not None:
@@ -189,6 +212,8 @@ class Runner:
             if persist:
                 await self.agent.dispatcher.flush()
             raise
+        finally:
+            hold_claims(run.run_id, False)
         answer = state.messages[-1].content
         if run.listening:
             run.emit(
@@ -211,9 +236,8 @@ class Runner:
         dispatcher = self.agent.dispatcher
         if parent is not None:
             sink = parent.emit if parent.listening else None
-        policies = dict(self.config.interrupt_on)
-        if parent is not None:
-            policies.update(parent.policies)  # a parent's gate can never be lifted below it
+        # A parent's gates apply below it too, and cannot lift a sub-agent's own.
+        gates = self._gates if parent is None else Gates(self.config.interrupt_on, parent.gates)
         return RunContext(
             thread_id=thread_id,
             run_id=uuid.uuid4().hex,
@@ -228,7 +252,7 @@ class Runner:
             if parent
             else sink is not None or dispatcher.wants_streaming,
             tracker=parent.tracker if parent else self.config.token_tracking,
-            policies=policies,
+            gates=gates,
         )
 
     async def _result(
@@ -309,11 +333,16 @@ class Runner:
             provider=self.model.provider,
         )
 
-    async def _checkpoint(self, run: RunContext, version: int) -> int:
+    async def _checkpoint(self, run: RunContext, version: int, step: bool = True) -> int:
+        """Save the state if the thread is still at `version`.
+
+        A step's save is announced with `StateCheckpointed`; the saves that guard
+        a step (the user's message, a claim, a started marker) are not.
+        """
         version = await self.agent.checkpointer.save(
             run.thread_id, run.state, expected_version=version, metadata={"run_id": run.run_id}
         )
-        if run.listening:
+        if step and run.listening:
             run.emit(
                 StateCheckpointed(
                     checkpoint_id=f"{run.thread_id}:{version}",
@@ -325,35 +354,53 @@ class Runner:
 
     # ----- turns: tool calls, approvals, paused sub-agents ---------------------------------
 
-    async def _start_turn(self, run: RunContext, calls: Sequence[ToolCall]) -> PendingTurn:
-        """Run every call that needs no approval (concurrently); mark the others waiting."""
+    def _new_turn(self, run: RunContext, calls: Sequence[ToolCall]) -> PendingTurn:
+        """A model's calls as a turn: those a gate stops wait for approval."""
         turn = PendingTurn(calls=[PendingCall(call=c) for c in calls])
-        ready = []
-        for entry in turn.calls:
-            policy = run.policies.get(entry.call.name)
-            if policy is not None and not policy.allow_auto:
-                entry.waiting = "approval"
-            else:
-                ready.append(entry)
+        gates = run.gates
+        if gates:
+            for entry in turn.calls:
+                if gates.gate(entry.call.name) is not None:
+                    entry.waiting = "approval"
+        return turn
+
+    async def _run_ready(
+        self, run: RunContext, turn: PendingTurn, version: int, persist: bool
+    ) -> int:
+        """Run (concurrently) every call that needs no decision and has no result yet.
+
+        Calls to side-effecting tools are marked started in the store first.
+        """
+        ready = [e for e in turn.calls if e.result is None and not (e.waiting or e.started)]
+        if not ready:
+            return version
+        marked = [e for e in ready if e.call.name in self._side_effects]
+        if marked and persist:
+            for entry in marked:
+                entry.started = CallClaim(run_id=run.run_id)
+            store_pending(run.state, turn)
+            version = await self._checkpoint(run, version, step=False)
         if len(ready) == 1:
             _settle(ready[0], await self._execute(ready[0].call, run))
-        elif ready:
+        else:
             outcomes = await asyncio.gather(*(self._execute(e.call, run) for e in ready))
             for entry, outcome in zip(ready, outcomes, strict=True):
                 _settle(entry, outcome)
-        return turn
+        return version
 
     async def _next_interrupt(self, run: RunContext, turn: PendingTurn) -> AgentInterrupt | None:
         head = turn.head()
         if head is None:
             return None
+        if head.started is not None:  # left by a run that died while it ran
+            return crash_interrupt(head, run.thread_id)
         if head.interrupt is None:  # an approval: a sub-agent's wait brings its own
-            policy = run.policies[head.call.name]
+            policy = run.gates.gate(head.call.name) if run.gates else None
             head.interrupt = AgentInterrupt(
                 tool_name=head.call.name,
                 tool_args=head.call.args,
                 call_id=head.call.id,
-                policy_note=policy.note,
+                policy_note=policy.note if policy else None,
                 thread_id=run.thread_id,
                 diff=await self._describe(head.call, run),
             )
@@ -369,13 +416,20 @@ class Runner:
                 return described
         return None
 
-    async def _decide(
-        self, run: RunContext, turn: PendingTurn, action: HitlAction
-    ) -> AgentInterrupt | None:
-        """Apply `action` to the first waiting call; return the next interrupt, if any."""
+    async def _claim(
+        self, run: RunContext, turn: PendingTurn, action: HitlAction, version: int, persist: bool
+    ) -> int:
+        """Record `action` on the first waiting call and claim it, in one conditional save.
+
+        A call that will run is marked started; one rejected or answered gets its
+        result at once. Nothing runs before the save succeeds: a resume that loses
+        the race raises `InterruptClaimedError` having changed nothing.
+        """
         head = turn.head()
-        assert head is not None and head.interrupt is not None  # checked by the caller
-        interrupt = head.interrupt
+        assert head is not None  # checked by _check_start
+        crashed = head.started
+        interrupt = crash_interrupt(head, run.thread_id) if crashed else head.interrupt
+        assert interrupt is not None
         log_decision(
             run.state,
             Decision(
@@ -387,6 +441,22 @@ class Runner:
                 agent_path=interrupt.agent_path,
             ),
         )
+        if action.action in ("accept", "edit") or head.waiting == "subagent":
+            # After a crash, accept re-applies the decision the call first ran under.
+            decided = crashed.action if crashed and action.action == "accept" else action
+            head.started = CallClaim(run_id=run.run_id, action=decided)
+        else:
+            head.started = head.interrupt = None
+            _settle(head, _answer(action, crashed is not None))
+        store_pending(run.state, turn)
+        if persist:
+            try:
+                version = await self._checkpoint(run, version, step=False)
+            except CheckpointConflictError as exc:
+                raise InterruptClaimedError(
+                    f"the call to {interrupt.tool_name} on thread {run.thread_id!r} was decided "
+                    f"by another resume at the same time; this one ran nothing"
+                ) from exc
         if run.listening:
             run.emit(
                 InterruptResolved(
@@ -397,23 +467,29 @@ class Runner:
                     **run.event_meta(),
                 )
             )
+        return version
+
+    async def _run_claimed(self, run: RunContext, turn: PendingTurn) -> None:
+        """Run the call `_claim` marked as this run's, as decided."""
+        head = next((c for c in turn.calls if c.started and c.started.run_id == run.run_id), None)
+        if head is None:  # rejected or answered: nothing runs
+            return
+        assert head.started is not None
+        action = head.started.action
         if head.waiting == "subagent":
-            outcome = await self._execute(head.call, run, resume=(action, head.subagent_state))
-        elif action.action == "accept":
+            resume = (action or HitlAction.accept(), head.subagent_state)
+            outcome = await self._execute(head.call, run, resume=resume)
+        elif action is None:  # an ungated side-effecting call, run again after a crash
             outcome = await self._execute(head.call, run)
-        elif action.action == "edit":
-            call = replace(
-                head.call, name=action.tool_name or head.call.name, args=action.tool_args or {}
-            )
-            outcome = await self._execute(call, run)
-        elif action.action == "reject":
-            why = f" Reason: {action.reason}" if action.reason else ""
-            outcome = CallResult(content=f"The user rejected this tool call.{why}", is_error=True)
         else:
-            outcome = CallResult(content=action.message or "")
+            call = head.call
+            if action.action == "edit":
+                call = replace(
+                    call, name=action.tool_name or call.name, args=action.tool_args or {}
+                )
+            outcome = await self._execute(call, run, approved=call)
         head.interrupt = None
         _settle(head, outcome)
-        return await self._next_interrupt(run, turn)
 
     async def _close_turn(
         self,
@@ -444,9 +520,11 @@ class Runner:
 
 def _settle(entry: PendingCall, outcome: CallResult | SubAgentSuspended) -> None:
     """Record a call's outcome: done, or waiting inside a sub-agent."""
+    if entry.started is not None:  # pydantic assignments are not free: only when needed
+        entry.started = None
     if isinstance(outcome, CallResult):
         entry.result = outcome
-        if entry.waiting is not None:  # pydantic assignments are not free: only when needed
+        if entry.waiting is not None:
             entry.waiting = entry.subagent = entry.subagent_state = None
         return
     entry.waiting = "subagent"
@@ -457,9 +535,53 @@ def _settle(entry: PendingCall, outcome: CallResult | SubAgentSuspended) -> None
     )
 
 
-def _head_name(turn: PendingTurn) -> str:
-    head = turn.head()
-    return head.call.name if head is not None else "a tool"
+def _answer(action: HitlAction, crashed: bool) -> CallResult:
+    """The result of a call a human rejected or answered instead of running it."""
+    if action.action == "respond":
+        return CallResult(content=action.message or "")
+    why = f" Reason: {action.reason}" if action.reason else ""
+    if crashed:
+        return CallResult(
+            content=f"The call was interrupted by a crash and may have run; the user chose not "
+            f"to run it again.{why}",
+            is_error=True,
+        )
+    return CallResult(content=f"The user rejected this tool call.{why}", is_error=True)
+
+
+def _check_start(start: _Start, paused: PendingTurn | None, thread_id: str) -> None:
+    """A new message needs a thread that is not paused; a decision needs a waiting call."""
+    head = paused.head() if paused is not None else None
+    if start.action is None:
+        if paused is not None:
+            name = head.call.name if head is not None else "a tool"
+            raise PendingInterruptError(
+                f"thread {thread_id!r} is waiting for approval of {name}; answer it with "
+                f"agent.resume_with_approval(...)"
+            )
+        return
+    if head is None:
+        raise NoPendingInterruptError(
+            f"thread {thread_id!r} has no pending interrupt to resume (never paused, "
+            f"or already resumed)"
+        )
+    if head.started is not None and claim_is_alive(head.started):
+        raise InterruptClaimedError(
+            f"the call to {head.call.name} on thread {thread_id!r} is being run by another "
+            f"resume (run {head.started.run_id} of process {head.started.owner}); this one "
+            f"ran nothing"
+        )
+
+
+def _tool_names(agent: DeepAgent) -> set[str]:
+    """The tools of `agent` and of every sub-agent below it."""
+    names = set(agent.tools)
+    for m in agent.middleware:
+        if isinstance(m, SubAgentMiddleware):
+            for sub in m.subagents.values():
+                if isinstance(sub, AgentAsSubAgent) and sub.agent is not agent:
+                    names |= _tool_names(sub.agent)
+    return names
 
 
 def _emitter(dispatch: EventSink | None, sink: EventSink | None) -> EventSink:

@@ -11,9 +11,11 @@ loading a thread without its files.
 from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
-from deepagents_nb.exceptions import CorruptCheckpointError
-from deepagents_nb.state import AgentStateSnapshot
+from deepagents_nb.exceptions import CheckpointerError, CorruptCheckpointError
+from deepagents_nb.state import AgentStateSnapshot, storable_todo
+from deepagents_nb.text import storable_json, storable_message
 
 FORMAT_VERSION = 1
 FILES_APART_FORMAT = 2
@@ -34,11 +36,27 @@ def dump_state(state: AgentStateSnapshot, *, files_apart: bool = False) -> bytes
     `files_apart=True` leaves `files` out (format 2), for a backend that keeps file
     contents itself and gives them back to `load_state`.
     """
-    if files_apart:
-        body, number = state.model_dump_json(exclude=_NO_FILES), FILES_APART_FORMAT
-    else:
-        body, number = state.model_dump_json(), FORMAT_VERSION
+    exclude, number = (_NO_FILES, FILES_APART_FORMAT) if files_apart else (None, FORMAT_VERSION)
+    try:
+        body = state.model_dump_json(exclude=exclude)
+    except PydanticSerializationError:
+        body = _storable_body(state, exclude)
     return b'{"format":%d,"state":%s}' % (number, body.encode())
+
+
+def _storable_body(state: AgentStateSnapshot, exclude: set[str] | None) -> str:
+    """The state's JSON with lone surrogates replaced wherever they hide (a user's or a
+    middleware's `extra`, a state given by hand): saved with U+FFFD rather than not at all."""
+    storable = AgentStateSnapshot.model_construct(
+        messages=[storable_message(m) for m in state.messages],
+        todos=[storable_todo(t) for t in state.todos],
+        files=storable_json(state.files),
+        extra=storable_json(state.extra),
+    )
+    try:
+        return storable.model_dump_json(exclude=exclude)
+    except (PydanticSerializationError, ValueError) as exc:
+        raise CheckpointerError(f"the thread's state cannot be stored as JSON: {exc}") from exc
 
 
 def load_state(data: bytes | str, files: dict[str, str] | None = None) -> AgentStateSnapshot:

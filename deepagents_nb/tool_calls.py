@@ -43,19 +43,26 @@ class ToolCaller:
         self._handler = handler
 
     async def execute(
-        self, call: ToolCall, run: RunContext, resume: Resume | None = None
+        self,
+        call: ToolCall,
+        run: RunContext,
+        resume: Resume | None = None,
+        approved: ToolCall | None = None,
     ) -> CallResult | SubAgentSuspended:
-        """The call's result, or the suspension of a sub-agent that waits for a decision."""
+        """The call's result, or the suspension of a sub-agent that waits for a decision.
+
+        `approved` is the call as a human approved it: a gated tool runs only for it.
+        """
         try:
-            content, is_error, update = await self._run(call, run, resume)
+            content, is_error, update = await self._run(call, run, resume, approved)
         except SubAgentSuspended as suspended:
             return suspended
         return CallResult(content=content, is_error=is_error, update=update)
 
     async def _run(
-        self, call: ToolCall, run: RunContext, resume: Resume | None
+        self, call: ToolCall, run: RunContext, resume: Resume | None, approved: ToolCall | None
     ) -> tuple[str, bool, StateUpdate]:
-        ctx = ToolContext(run=run, call_id=call.id, resume=resume)
+        ctx = ToolContext(run=run, call_id=call.id, resume=resume, approved=approved)
         listening = run.listening
         started = time.perf_counter()
         if listening and resume is None:
@@ -103,6 +110,15 @@ class ToolCaller:
             return ToolOutcome(
                 f"Unknown tool {call.name!r}. Available tools: {known}.", is_error=True
             )
+        # The gate applies to the call that actually runs, after every hook rewrote it.
+        gates = ctx.run.gates
+        if gates and gates.gate(call.name) is not None and not _approved(call, ctx.approved):
+            return ToolOutcome(
+                f"Tool {call.name!r} needs a human's approval, which this call does not have "
+                f"(a middleware hook made or changed it after the approval check), so it did "
+                f"not run.",
+                is_error=True,
+            )
         try:
             args = call.parsed_args()
         except ValueError as exc:
@@ -117,6 +133,10 @@ class ToolCaller:
             return ToolOutcome(str(exc), is_error=True)
         except ToolExecutionError as exc:
             return ToolOutcome(f"Error: {exc}", is_error=True)
+
+
+def _approved(call: ToolCall, approved: ToolCall | None) -> bool:
+    return approved is not None and approved.name == call.name and approved.args == call.args
 
 
 def ms_since(started: float) -> float:

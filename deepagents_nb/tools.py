@@ -69,6 +69,7 @@ class Tool:
         "name",
         "parameters",
         "schema",
+        "side_effects",
     )
 
     def __init__(
@@ -81,6 +82,7 @@ class Tool:
         args_model: type[BaseModel] | None = None,
         context_param: str | None = None,
         inline: bool = False,
+        side_effects: bool = False,
     ) -> None:
         if not name or not name.isascii() or not name.replace("_", "").replace("-", "").isalnum():
             raise ToolDefinitionError(
@@ -103,6 +105,9 @@ class Tool:
         self._context_param = context_param
         self._is_async = inspect.iscoroutinefunction(fn)
         self._inline = inline
+        self.side_effects = side_effects
+        """Whether a call changes the world (sends, deploys, pays): such a call is marked
+        started in the store before it runs, so a crash never re-runs it silently."""
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r}, description={self.description[:40]!r})"
@@ -225,6 +230,7 @@ def tool_from_function(
     name: str | None = None,
     description: str | None = None,
     inline: bool = False,
+    side_effects: bool = False,
 ) -> Tool:
     """Make a `Tool` from a type-hinted function (what `@tool` does)."""
     import docstring_parser  # only needed when tools are defined
@@ -286,6 +292,7 @@ def tool_from_function(
         args_model=args_model,
         context_param=context_param,
         inline=inline,
+        side_effects=side_effects,
     )
 
 
@@ -293,7 +300,12 @@ def tool_from_function(
 def tool(fn: ToolFunction, /) -> Tool: ...
 @overload
 def tool(
-    description: str | None = None, /, *, name: str | None = None, inline: bool = False
+    description: str | None = None,
+    /,
+    *,
+    name: str | None = None,
+    inline: bool = False,
+    side_effects: bool = False,
 ) -> Callable[[ToolFunction], Tool]: ...
 def tool(
     fn_or_description: ToolFunction | str | None = None,
@@ -301,6 +313,7 @@ def tool(
     *,
     name: str | None = None,
     inline: bool = False,
+    side_effects: bool = False,
 ) -> Tool | Callable[[ToolFunction], Tool]:
     """Turn a function into a `Tool`.
 
@@ -308,6 +321,10 @@ def tool(
     (`@tool("Adds two numbers")`), or with options (`@tool(name="add", inline=True)`).
     Sync functions run in a worker thread so they may block; `inline=True` runs
     a cheap pure function directly on the event loop instead.
+    `side_effects=True` marks a tool whose calls change the world: a call is
+    recorded as started before it runs, and if the process dies during it the
+    call becomes an interrupt for the user instead of running again (other
+    tools are at-least-once: a run continued after a crash may repeat them).
     Parameter descriptions come from a Google-style `Args:` section.
 
     A parameter typed `Optional[T]` or `T | None` is optional even without a
@@ -317,10 +334,18 @@ def tool(
     breaks them gets an error result naming the argument.
     """
     if callable(fn_or_description):
-        return tool_from_function(fn_or_description, name=name, inline=inline)
+        return tool_from_function(
+            fn_or_description, name=name, inline=inline, side_effects=side_effects
+        )
 
     def decorate(fn: ToolFunction) -> Tool:
-        return tool_from_function(fn, name=name, description=fn_or_description, inline=inline)
+        return tool_from_function(
+            fn,
+            name=name,
+            description=fn_or_description,
+            inline=inline,
+            side_effects=side_effects,
+        )
 
     return decorate
 

@@ -226,7 +226,8 @@ def test_events_in_order_with_metadata() -> None:
     usage = recorder.of(TokenUsage)
     assert len(usage) == 2 and usage[0].provider == "scripted"  # type: ignore[attr-defined]
     checkpoints = recorder.of(StateCheckpointed)
-    assert [c.checkpoint_id for c in checkpoints] == ["t9:1", "t9:2"]  # type: ignore[attr-defined]
+    # t9:1 holds the user's message, saved before the first model call (no event: not a step).
+    assert [c.checkpoint_id for c in checkpoints] == ["t9:2", "t9:3"]  # type: ignore[attr-defined]
     assert recorder.of(AgentCompleted)[0].response == "3"  # type: ignore[attr-defined]
 
 

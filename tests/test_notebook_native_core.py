@@ -33,12 +33,12 @@ def test_fork_starts_a_new_thread_from_a_version_and_leaves_the_original() -> No
     agent.handle_message("first", thread_id="main")
     agent.handle_message("second", thread_id="main")
     versions = agent.history("main")
-    assert [v.version for v in versions] == [1, 2, 3]
+    assert [v.version for v in versions] == [1, 2, 3, 4, 5]  # each message, then each step
 
-    fork = agent.fork("main", 2, new_thread_id="alt")
+    fork = agent.fork("main", 3, new_thread_id="alt")
     assert fork == "alt"
-    assert agent.get_state("alt") == agent.load_state("main", 2).state  # type: ignore[union-attr]
-    assert agent.history("alt")[0].metadata == {"forked_from": "main", "forked_version": 2}
+    assert agent.get_state("alt") == agent.load_state("main", 3).state  # type: ignore[union-attr]
+    assert agent.history("alt")[0].metadata == {"forked_from": "main", "forked_version": 3}
     agent.handle_message("on the fork", thread_id="alt")
 
     main = [m.content for m in agent.get_state("main").messages if m.role == "user"]

@@ -24,8 +24,10 @@ def test_every_step_is_a_version_and_a_new_agent_continues_the_thread() -> None:
         checkpointer=store,
     )
     first.handle_message("start", thread_id="t")
-    assert [v.version for v in first.history("t")] == [1, 2]  # one per step
-    assert first.load_state("t", version=1).state.files == {"/a": "1"}  # type: ignore[union-attr]
+    # The user's message as it arrives, then one version per step.
+    assert [v.version for v in first.history("t")] == [1, 2, 3]
+    assert first.load_state("t", version=1).state.messages[-1].content == "start"  # type: ignore[union-attr]
+    assert first.load_state("t", version=2).state.files == {"/a": "1"}  # type: ignore[union-attr]
 
     second = create_deep_agent(model=ScriptedModel(["two"]), checkpointer=store)
     result = second.handle_message("continue", thread_id="t")

@@ -39,23 +39,25 @@ def three_versions() -> DeepAgent:
 def test_the_list_shows_each_version_with_tool_messages_tokens_and_time() -> None:
     timeline = Timeline(three_versions(), "main")
     labels = [label for label, _ in timeline.list.options]
-    assert [value for _, value in timeline.list.options] == [3, 2, 1]  # newest first
-    assert re.fullmatch(r"v1 · \d\d:\d\d:\d\d · write_file · 3 messages · ~\d+ tokens", labels[2])
+    # The user's message is saved on its own first, then each step.
+    assert [value for _, value in timeline.list.options] == [4, 3, 2, 1]  # newest first
+    assert re.fullmatch(r"v1 · \d\d:\d\d:\d\d · no tool yet · 1 message · ~\d+ tokens", labels[3])
+    assert re.fullmatch(r"v2 · \d\d:\d\d:\d\d · write_file · 3 messages · ~\d+ tokens", labels[2])
     assert " · edit_file · 5 messages · " in labels[1] and " · edit_file · 6 messages" in labels[0]
-    assert "3 versions" in timeline.title.value and "estimated" in timeline.title.value
-    assert timeline.list.value == 3 and timeline.selected is not None
+    assert "4 versions" in timeline.title.value and "estimated" in timeline.title.value
+    assert timeline.list.value == 4 and timeline.selected is not None
     assert "second draft" in timeline.state.value
 
 
 def test_picking_a_version_shows_that_state() -> None:
     agent = three_versions()
     timeline = Timeline(agent, "main")
-    timeline.list.value = 1  # what a click in the list does
-    old = agent.load_state("main", 1)
+    timeline.list.value = 2  # what a click in the list does
+    old = agent.load_state("main", 2)
     assert old is not None
     assert state_html(old.state) in timeline.state.value
     assert "first draft" in timeline.state.value and "second draft" not in timeline.state.value
-    assert timeline.select(2).files == {"/a.md": "second draft"}
+    assert timeline.select(3).files == {"/a.md": "second draft"}
     with pytest.raises(ValueError, match="no version 7"):
         timeline.select(7)
 
@@ -64,21 +66,21 @@ def test_fork_from_here_copies_the_version_and_leaves_the_original() -> None:
     agent = three_versions()
     before = agent.get_state("main")
     timeline = Timeline(agent, "main")
-    timeline.list.value = 1
+    timeline.list.value = 2
     timeline.fork_name.value = "alt"
     timeline.fork_button.click()
 
     assert timeline.forks == ["alt"] and timeline.fork_name.value == ""
-    assert "thread 'alt' starts from version 1 of 'main'" in unescape(timeline.status.value)
-    version_one = agent.load_state("main", 1)
-    assert version_one is not None and agent.get_state("alt") == version_one.state
-    assert [v.version for v in agent.history("main")] == [1, 2, 3]
+    assert "thread 'alt' starts from version 2 of 'main'" in unescape(timeline.status.value)
+    version_two = agent.load_state("main", 2)
+    assert version_two is not None and agent.get_state("alt") == version_two.state
+    assert [v.version for v in agent.history("main")] == [1, 2, 3, 4]
     assert agent.get_state("main") == before
 
     agent.handle_message("go on", thread_id="alt")  # the fork lives its own life
     assert agent.get_state("main") == before
     assert [label for label, _ in Timeline(agent, "alt").list.options][-1].endswith(
-        "forked from main v1"
+        "forked from main v2"
     )
 
     timeline.fork_button.click()  # without a name: a fresh id
@@ -92,7 +94,7 @@ def test_a_taken_name_is_an_error_in_the_widget() -> None:
     timeline.fork_button.click()
     assert "Could not fork" in timeline.status.value and "#b91c1c" in timeline.status.value
     assert timeline.forks == [] and timeline.fork_name.value == "main"
-    assert [v.version for v in agent.history("main")] == [1, 2, 3]
+    assert [v.version for v in agent.history("main")] == [1, 2, 3, 4]
 
 
 def test_reload_keeps_the_selection_and_shows_new_versions() -> None:
@@ -101,7 +103,7 @@ def test_reload_keeps_the_selection_and_shows_new_versions() -> None:
     timeline.list.value = 2
     agent.handle_message("again", thread_id="main")
     timeline.refresh_button.click()
-    assert [value for _, value in timeline.list.options] == [4, 3, 2, 1]
+    assert [value for _, value in timeline.list.options] == [6, 5, 4, 3, 2, 1]
     assert timeline.list.value == 2
 
 
@@ -118,5 +120,5 @@ def test_saved_output_lists_the_versions_as_text_and_html() -> None:
     data, _ = format_display_data(timeline)  # type: ignore[no-untyped-call]
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == timeline.widget.model_id
     assert data["text/plain"].startswith("Timeline of thread 'main' (tokens estimated at")
-    assert data["text/plain"].count("\n  v") == 3
-    assert data["text/html"].count("<li>v") == 3
+    assert data["text/plain"].count("\n  v") == 4
+    assert data["text/html"].count("<li>v") == 4

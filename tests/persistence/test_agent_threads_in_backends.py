@@ -51,7 +51,11 @@ async def test_a_thread_is_saved_each_step_and_continued_elsewhere(checkpointer:
     ]
     assert stored.state.messages[2].content == "8"
     history = await checkpointer.history("math")
-    assert [info.version for info in history] == [1, 2, 3]  # one version per model turn
+    # Per run: the user's message as it arrives, then one version per model turn.
+    assert [info.version for info in history] == [1, 2, 3, 4, 5]
     run_ids = [info.metadata["run_id"] for info in history]
-    assert run_ids[0] == run_ids[1] != run_ids[2]
+    assert run_ids[0] == run_ids[1] == run_ids[2] != run_ids[3] == run_ids[4]
+    first_saved = await checkpointer.load("math", version=1)
+    assert first_saved is not None
+    assert [m.role for m in first_saved.state.messages] == ["user"]
     assert await checkpointer.list_threads() == ["math"]
