@@ -26,8 +26,8 @@ from deepagents_nb.middleware.fs_backends import (
     LineWindow,
     NotTextError,
     StateBackend,
+    TextScan,
     UnsupportedFileError,
-    read_texts,
     read_window,
 )
 from deepagents_nb.models.testing import ScriptedModel
@@ -205,6 +205,11 @@ async def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     error = finishes(lambda: backend._write("/pipe", "data"))
     assert isinstance(error, UnsupportedFileError) and "special file" in str(error)
     assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    # A FIFO where a directory should be: refused at once too.
+    error = finishes(lambda: backend._write("/pipe/inner.txt", "data"))
+    assert isinstance(error, UnsupportedFileError) and "/pipe is a special file" in str(error)
+    error = finishes(lambda: backend._read("/pipe/inner.txt"))
+    assert isinstance(error, UnsupportedFileError)
     with pytest.raises(UnsupportedFileError):
         await asyncio.wait_for(tool(backend, "write_file", file_path="/pipe", content="x"), 5)
     assert await tool(backend, "ls") == "No files under /."
@@ -245,8 +250,8 @@ async def test_non_utf8_file_is_skipped_by_searches(tmp_path: Path) -> None:
     ctx = make_ctx()
     paths = await backend.list_files(ctx)
     assert paths == ["/binary.bin", "/good.txt"]
-    scan = await read_texts(backend, ctx, paths)
-    assert scan.texts == [("/good.txt", "needle")]
+    scan = TextScan()
+    assert [item async for item in scan.read(backend, ctx, paths)] == [("/good.txt", "needle")]
     assert scan.note() == "(skipped 1 file: not UTF-8 text)"
     with pytest.raises(NotTextError, match=r"/binary\.bin is not UTF-8 text"):
         await tool(backend, "read_file", file_path="/binary.bin")
@@ -270,7 +275,8 @@ async def test_large_sparse_file_reads_little(tmp_path: Path) -> None:
 
     with pytest.raises(FileTooLargeError, match=r"1024\.0 MiB, over the 10\.0 MiB limit"):
         await tool(backend, "read_file", file_path="/big.log")
-    scan = await read_texts(backend, ctx, ["/big.log"])
+    scan = TextScan()
+    assert [item async for item in scan.read(backend, ctx, ["/big.log"])] == []
     assert scan.note() == "(skipped 1 file: over the size limit)"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -35,7 +35,6 @@ __all__ = [
     "glob_match",
     "is_under",
     "normalize_path",
-    "read_texts",
     "read_window",
 ]
 
@@ -167,10 +166,28 @@ async def read_window(
 
 @dataclass
 class TextScan:
-    """What `read_texts` could read, and how many files it skipped for each reason."""
+    """Reads files one at a time for a search, counting those it cannot read.
 
-    texts: list[tuple[str, str]] = field(default_factory=list)
+    scan = TextScan()
+    async for path, text in scan.read(backend, ctx, paths):
+        ...
+    scan.note()  # "(skipped 1 file: not UTF-8 text)", or ""
+    """
+
     skipped: Counter[str] = field(default_factory=Counter)
+
+    async def read(
+        self, backend: FileBackend, ctx: ToolContext, paths: Iterable[str]
+    ) -> AsyncIterator[tuple[str, str]]:
+        """Each readable file's path and text; one that fails is counted, not fatal."""
+        for path in paths:
+            try:
+                content = await backend.read(ctx, path)
+            except FileToolError as exc:
+                self.skipped[exc.skip_note] += 1
+                continue
+            if content is not None:
+                yield path, content
 
     def note(self) -> str:
         """A line for the model, e.g. "(skipped 2 files: not UTF-8 text)"; '' if none."""
@@ -187,20 +204,6 @@ def describe_skipped(skipped: Counter[str], noun: str = "file") -> str:
         f"{n} {noun if n == 1 else plural}: {reason}" for reason, n in sorted(skipped.items()) if n
     ]
     return f"(skipped {'; '.join(parts)})" if parts else ""
-
-
-async def read_texts(backend: FileBackend, ctx: ToolContext, paths: Iterable[str]) -> TextScan:
-    """Each file's text for a search; a file that cannot be read is counted, not fatal."""
-    scan = TextScan()
-    for path in paths:
-        try:
-            content = await backend.read(ctx, path)
-        except FileToolError as exc:
-            scan.skipped[exc.skip_note] += 1
-            continue
-        if content is not None:
-            scan.texts.append((path, content))
-    return scan
 
 
 def __getattr__(name: str) -> Any:
