@@ -77,9 +77,13 @@ class EventBroadcaster(Protocol):
     """
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """A name unique among an agent's broadcasters (adding another with it replaces it)."""
+        ...
 
-    async def broadcast(self, event: EventBase) -> None: ...
+    async def broadcast(self, event: EventBase) -> None:
+        """Handle one event; raising or hanging here never stops the run (see the module)."""
+        ...
 
 
 class _Channel:
@@ -225,6 +229,7 @@ class EventDispatcher:
 
     @property
     def broadcasters(self) -> tuple[EventBroadcaster, ...]:
+        """The attached broadcasters, in the order they were added."""
         return tuple(self._broadcasters)
 
     def add_broadcaster(self, broadcaster: EventBroadcaster) -> None:
@@ -242,6 +247,7 @@ class EventDispatcher:
         )
 
     def remove_broadcaster(self, broadcaster_id: str) -> None:
+        """Detach the broadcaster with this `id` (nothing happens if there is none)."""
         self._broadcasters = [b for b in self._broadcasters if b.id != broadcaster_id]
         self._channels.pop(broadcaster_id, None)
         self._has_streaming = any(
@@ -250,6 +256,7 @@ class EventDispatcher:
 
     @property
     def has_listeners(self) -> bool:
+        """Whether any broadcaster is attached (if not, and nobody streams, no events are built)."""
         return bool(self._broadcasters)
 
     @property

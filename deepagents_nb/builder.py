@@ -95,7 +95,7 @@ class ConfigurableAgentBuilder:
     def with_subagents(
         self, subagents: Iterable[SubAgentConfig | SubAgent | DeepAgent]
     ) -> ConfigurableAgentBuilder:
-        """Offer several sub-agents."""
+        """Offer several sub-agents, as `with_subagent` does for each."""
         for subagent in subagents:
             self.with_subagent(subagent)
         return self
@@ -203,7 +203,7 @@ class ConfigurableAgentBuilder:
         return self
 
     def with_tools(self, tools: Iterable[Tool | ToolFunction]) -> ConfigurableAgentBuilder:
-        """Add several tools."""
+        """Add several tools (each a `Tool` or a type-hinted function)."""
         for item in tools:
             self.with_tool(item)
         return self

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import deepagents_nb
 from deepagents_nb.builder import KEYWORD_TWINS, ConfigurableAgentBuilder, create_deep_agent
@@ -104,3 +107,97 @@ def test_what_the_readme_configures_models_with_is_public() -> None:
     model = OpenAIChatModel("gpt-4o-mini", api_key="sk-test", retry_policy=policy)
     assert model.retry_policy is policy
     assert models.__all__ == sorted(models.__all__) and "RetryPolicy" in models.__all__
+
+
+# ----- every public method says what it does ---------------------------------------------
+
+_TWIN_ONLY = re.compile(r"^(sync|async) twin of `?[\w.]+`?\.?$", re.IGNORECASE)
+
+
+def docstring_problem(doc: str | None) -> str | None:
+    """Why `doc` does not document its object, or None when it does."""
+    if not doc or not doc.strip():
+        return "no docstring"
+    first = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+    if _TWIN_ONLY.match(first):
+        return f"only {first!r}: say what it does and returns"
+    if len(first.split()) < 4:
+        return f"too short to say anything: {first!r}"
+    return None
+
+
+def public_functions(cls: type) -> dict[str, Callable[..., Any]]:
+    """The public methods and properties a class defines itself, by name."""
+    found: dict[str, Callable[..., Any]] = {}
+    for name, value in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, classmethod | staticmethod):
+            value = value.__func__
+        if isinstance(value, property):
+            value = value.fget
+        if inspect.isfunction(value):
+            found[name] = value
+    return found
+
+
+def test_the_docstring_check_catches_missing_short_and_twin_only_docstrings() -> None:
+    class Undocumented:
+        async def aget(self) -> int:
+            """Get the number from wherever it lives."""
+            return 1
+
+        def get(self) -> int:
+            """Sync twin of `aget`."""
+            return 1
+
+        def put(self) -> None:
+            """Put."""
+
+        def drop(self) -> None:
+            pass
+
+        def _private(self) -> None:
+            pass
+
+    problems = {
+        name: docstring_problem(fn.__doc__) for name, fn in public_functions(Undocumented).items()
+    }
+    assert problems == {
+        "aget": None,
+        "get": "only 'Sync twin of `aget`.': say what it does and returns",
+        "put": "too short to say anything: 'Put.'",
+        "drop": "no docstring",
+    }
+
+
+def test_every_public_method_of_the_agent_and_its_builder_is_documented() -> None:
+    from deepagents_nb.agent import AgentRun, SyncAgentRun
+
+    classes = [
+        deepagents_nb.DeepAgent,
+        AgentRun,
+        SyncAgentRun,
+        deepagents_nb.AgentResult,
+        ConfigurableAgentBuilder,
+        deepagents_nb.EventDispatcher,
+        deepagents_nb.EventBroadcaster,
+        deepagents_nb.Tool,
+        deepagents_nb.HitlAction,
+        deepagents_nb.AgentStateSnapshot,
+        deepagents_nb.StateUpdate,
+    ]
+    functions = [create_deep_agent, deepagents_nb.tool]
+    problems = {
+        f"{cls.__name__}.{name}": problem
+        for cls in classes
+        for name, fn in {"": cls, **public_functions(cls)}.items()
+        if (problem := docstring_problem(fn.__doc__))
+    }
+    problems |= {
+        fn.__name__: problem for fn in functions if (problem := docstring_problem(fn.__doc__))
+    }
+    assert problems == {}
+    # The seed's names in particular, which users look up first.
+    assert "new version number" in (deepagents_nb.DeepAgent.save_state.__doc__ or "")
+    assert "Checkpoint" in (deepagents_nb.DeepAgent.load_state.__doc__ or "")
