@@ -19,7 +19,13 @@ from deepagents_nb.background import RunHandle
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.events import EventBase
 from deepagents_nb.exceptions import ConfigurationError
-from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy, pending_turn
+from deepagents_nb.hitl import (
+    AgentInterrupt,
+    HitlAction,
+    HitlPolicy,
+    pending_turn,
+    waiting_interrupt,
+)
 from deepagents_nb.ledger import UsageLedger
 from deepagents_nb.messages import Message
 from deepagents_nb.middleware.base import Middleware
@@ -249,9 +255,7 @@ class DeepAgent:
 
     async def acurrent_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
         """What the thread waits for, read from the checkpointer (so also after a restart)."""
-        turn = pending_turn(await self.aget_state(thread_id))
-        head = turn.head() if turn else None
-        return head.interrupt if head else None
+        return waiting_interrupt(pending_turn(await self.aget_state(thread_id)), thread_id)
 
     def current_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
         """What the thread waits for: an `AgentInterrupt`, or None when nothing waits.

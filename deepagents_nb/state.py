@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from deepagents_nb.messages import Message
-from deepagents_nb.text import storable_text
+from deepagents_nb.text import storable_json, storable_text
 
 V = TypeVar("V")
 TodoStatus = Literal["pending", "in_progress", "completed"]
@@ -94,11 +94,11 @@ def apply_update(state: AgentStateSnapshot, update: StateUpdate) -> None:
             },
         )
     if update.todos is not None:
-        state.todos = [_storable_todo(todo) for todo in update.todos]
+        state.todos = [storable_todo(todo) for todo in update.todos]
     if update.extra:
-        state.extra = merge_files(state.extra, update.extra)
+        state.extra = merge_files(state.extra, storable_json(update.extra))
 
 
-def _storable_todo(todo: TodoItem) -> TodoItem:
+def storable_todo(todo: TodoItem) -> TodoItem:
     content = storable_text(todo.content)
     return todo if content is todo.content else TodoItem(content=content, status=todo.status)
