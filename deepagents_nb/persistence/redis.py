@@ -140,20 +140,42 @@ class RedisCheckpointer(ClosingCheckpointer):
 
         checkpointer = RedisCheckpointer("redis://localhost:6379/0", ttl_seconds=7 * 86400)
 
+    Each event loop that uses the checkpointer gets its own pool of at most
+    `max_connections` connections. A call that finds them all busy waits for one
+    (up to `pool_timeout` seconds) instead of failing, so thousands of threads
+    saving at once queue up rather than raise "Too many connections".
+
     Args:
         url: A redis-py URL (`redis://`, `rediss://`, `unix://`).
         ttl_seconds: When set, each save makes all of a thread's keys expire this long
             after it; threads no one writes to disappear together with their versions.
         prefix: Start of every key, to share a database with other data.
+        max_connections: Most connections one event loop's pool opens.
+        pool_timeout: Seconds a call waits for a free connection before it fails
+            with `CheckpointerError`; None waits as long as it takes.
     """
 
     def __init__(
-        self, url: str, *, ttl_seconds: float | None = None, prefix: str = "deepagents"
+        self,
+        url: str,
+        *,
+        ttl_seconds: float | None = None,
+        prefix: str = "deepagents",
+        max_connections: int = 50,
+        pool_timeout: float | None = 60.0,
     ) -> None:
         with optional_dependency("RedisCheckpointer", "redis"):
             import redis.asyncio as aioredis
         if ttl_seconds is not None and ttl_seconds * 1000 < 1:
             raise ConfigurationError(f"ttl_seconds must be positive, got {ttl_seconds}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ConfigurationError(f"max_connections must be an int, got {max_connections!r}")
+        if max_connections < 1:
+            raise ConfigurationError(f"max_connections must be at least 1, got {max_connections}")
+        if pool_timeout is not None and not pool_timeout > 0:
+            raise ConfigurationError(f"pool_timeout must be positive or None, got {pool_timeout}")
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self._ttl_ms = "" if ttl_seconds is None else str(int(ttl_seconds * 1000))
@@ -163,7 +185,10 @@ class RedisCheckpointer(ClosingCheckpointer):
         self._files = ThreadContents()
 
     def __repr__(self) -> str:
-        return f"RedisCheckpointer(prefix={self.prefix!r}, ttl_seconds={self.ttl_seconds})"
+        return (
+            f"RedisCheckpointer(prefix={self.prefix!r}, ttl_seconds={self.ttl_seconds}, "
+            f"max_connections={self.max_connections})"
+        )
 
     async def close(self) -> None:
         """Close the connections; a later call opens new ones."""
@@ -242,7 +267,12 @@ class RedisCheckpointer(ClosingCheckpointer):
         ]
 
     async def _open(self) -> _Connection:
-        client = self._driver.Redis.from_url(self._url)
+        # redis-py's default pool raises "Too many connections" once 100 are in use;
+        # a blocking pool makes the extra callers wait their turn instead.
+        pool = self._driver.BlockingConnectionPool.from_url(
+            self._url, max_connections=self.max_connections, timeout=self.pool_timeout
+        )
+        client = self._driver.Redis.from_pool(pool)  # closes the pool when it closes
         scripts = (client.register_script(s) for s in (_SAVE, _LOAD, _LIST, _DELETE))
         return _Connection(client, *scripts)
 
@@ -251,7 +281,13 @@ class RedisCheckpointer(ClosingCheckpointer):
         try:
             yield await self._connections.get()
         except self._driver.RedisError as exc:
-            raise CheckpointerError(f"Redis {action} failed: {exc}") from exc
+            hint = ""
+            if isinstance(exc.__cause__, TimeoutError) and "No connection available" in str(exc):
+                hint = (
+                    f" (all {self.max_connections} connections stayed busy for "
+                    f"{self.pool_timeout} s; raise max_connections or pool_timeout)"
+                )
+            raise CheckpointerError(f"Redis {action} failed: {exc}{hint}") from exc
 
 
 async def _close(connection: _Connection) -> None:

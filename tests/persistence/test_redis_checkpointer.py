@@ -144,3 +144,65 @@ async def test_an_unreachable_server_is_a_checkpointer_error() -> None:
 def test_ttl_must_be_positive() -> None:
     with pytest.raises(ConfigurationError, match="ttl_seconds"):
         RedisCheckpointer("redis://127.0.0.1:1/0", ttl_seconds=0)
+
+
+async def _connected_clients(client: redis.asyncio.Redis) -> int:
+    return int((await client.info("clients"))["connected_clients"])
+
+
+async def test_thousands_of_concurrent_saves_wait_for_a_connection_instead_of_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: redis.asyncio.Redis
+) -> None:
+    # redis-py's default pool raised "Too many connections" past 100 at once.
+    async with open_backend("redis", tmp_path, monkeypatch) as cp:
+        before = await _connected_clients(client)
+        versions = await asyncio.gather(
+            *(cp.save(f"t{i}", AgentStateSnapshot(files={"/a.md": str(i)})) for i in range(2000))
+        )
+        assert versions == [1] * 2000
+        assert await _connected_clients(client) - before <= cp.max_connections
+        assert len(await cp.list_threads()) == 2000
+        loaded = await cp.load("t1999")
+        assert loaded is not None and loaded.state.files == {"/a.md": "1999"}
+
+
+async def test_max_connections_bounds_the_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: redis.asyncio.Redis
+) -> None:
+    async with open_backend("redis", tmp_path, monkeypatch, max_connections=3) as cp:
+        before = await _connected_clients(client)
+        await asyncio.gather(*(cp.save(f"t{i}", AgentStateSnapshot()) for i in range(300)))
+        assert 1 <= await _connected_clients(client) - before <= 3
+        assert len(await cp.list_threads()) == 300
+
+
+async def test_a_call_that_waits_too_long_for_a_connection_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: redis.asyncio.Redis
+) -> None:
+    options: dict[str, Any] = {"max_connections": 1, "pool_timeout": 0.05}
+    async with open_backend("redis", tmp_path, monkeypatch, **options) as cp:
+        await cp.save("warm", AgentStateSnapshot())  # the pool's one connection is open
+        await client.execute_command("CLIENT", "PAUSE", "400", "ALL")
+        results = await asyncio.gather(
+            cp.save("a", AgentStateSnapshot()),
+            cp.save("b", AgentStateSnapshot()),
+            return_exceptions=True,
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1 and results.count(1) == 1
+        assert isinstance(failed[0], CheckpointerError)
+        assert "all 1 connections stayed busy for 0.05 s" in str(failed[0])
+        assert "max_connections" in str(failed[0])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_connections": 0}, "max_connections must be at least 1"),
+        ({"max_connections": 2.5}, "max_connections must be an int"),
+        ({"pool_timeout": 0}, "pool_timeout must be positive"),
+    ],
+)
+def test_pool_options_are_checked(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        RedisCheckpointer("redis://127.0.0.1:1/0", **options)
