@@ -96,13 +96,31 @@ def decode_file_map(thread_id: str, version: int, refs: Any) -> dict[str, str]:
 
 
 def assemble_files(
-    thread_id: str, version: int, paths: dict[str, str], contents: Mapping[str, str]
+    thread_id: str,
+    version: int,
+    paths: dict[str, str],
+    contents: Mapping[str, str],
+    hashes: ContentHashes | None = None,
 ) -> dict[str, str]:
-    """A version's files from its map and the contents found by hash, in the saved order."""
+    """A version's files from its map and the contents found by hash, in the saved order.
+
+    Each content is checked against its hash, so a content changed in the store
+    is a `CorruptCheckpointError`, never a file the agent silently trusts.
+    `hashes` (the backend's own) remembers the digests for the next save.
+    """
+    digest_of = hashes or _sha256
     files = {}
     for path, digest in paths.items():
         content = contents.get(digest)
         if content is None:
             raise corrupt(thread_id, version, f"the content of {path!r} ({digest}) is missing")
+        if digest_of(content) != digest:
+            raise corrupt(
+                thread_id, version, f"the content of {path!r} does not match its hash {digest}"
+            )
         files[path] = content
     return files
+
+
+def _sha256(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()

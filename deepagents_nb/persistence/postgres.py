@@ -188,7 +188,7 @@ class PostgresCheckpointer(ClosingCheckpointer):
             contents = {digest: content.decode() for digest, content in found.items()}
         except UnicodeDecodeError:
             raise corrupt(thread_id, number, "a file content is not UTF-8") from None
-        files = assemble_files(thread_id, number, paths, contents)
+        files = assemble_files(thread_id, number, paths, contents, self._hashes)
         self._known.set(thread_id, contents)
         return decode_checkpoint(info, state, files)
 

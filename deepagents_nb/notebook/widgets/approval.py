@@ -11,6 +11,7 @@ import ipywidgets as widgets
 
 from deepagents_nb.display import interrupt_html
 from deepagents_nb.events import EventBase
+from deepagents_nb.exceptions import InterruptClaimedError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, FONT, MUTED_COLOR, WidgetView
 from deepagents_nb.notebook.widgets._diff import FileTextForm
@@ -288,6 +289,13 @@ class ApprovalWidget(WidgetView):
                 f" · the run paused again: approval needed for {paused.tool_name}" if paused else ""
             )
             self.status.value = _line(label + more, bold=True)
+            return
+        if isinstance(self.error, InterruptClaimedError):
+            self.status.value = _line(
+                "Decided elsewhere at the same moment (another click, tab or process); "
+                "nothing ran here.",
+                MUTED_COLOR,
+            )
             return
         failure = f"{type(self.error).__name__}: {self.error}"
         if self._still_pending():
