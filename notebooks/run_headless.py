@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 
 def _text_of(output: dict) -> str:
@@ -20,9 +22,19 @@ def _text_of(output: dict) -> str:
 
 def main(path: str) -> int:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook, timeout=300, resources={"metadata": {"path": str(Path(path).parent)}}
-    ).execute()
+    # The kernel talks to us over Unix sockets in a private directory rather than
+    # TCP on localhost: nothing is reachable from elsewhere, and ipykernel does not
+    # print its "running over TCP without encryption" warning into the demo's output.
+    with tempfile.TemporaryDirectory(prefix="deepagents-demo-") as sockets:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(sockets) / "kernel")
+        NotebookClient(
+            notebook,
+            timeout=300,
+            config=config,
+            resources={"metadata": {"path": str(Path(path).parent)}},
+        ).execute()
     print(f"== {path} ran headless ==")
     for number, cell in enumerate(notebook.cells, 1):
         if cell.cell_type != "code":

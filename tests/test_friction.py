@@ -7,9 +7,11 @@ and approval policies that need no approval do not warn.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,3 +198,35 @@ def test_a_policy_that_needs_approval_still_warns_without_a_checkpointer() -> No
             model=ScriptedModel([]),
             interrupt_on={"ls": HitlPolicy(allow_auto=True), "delete_file": True},
         )
+
+
+# ----- make demo --------------------------------------------------------------------------
+
+
+def test_make_demo_prints_the_notebook_without_the_kernels_tcp_warning(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location(
+        "run_headless", Path(__file__).resolve().parents[1] / "notebooks" / "run_headless.py"
+    )
+    assert spec is not None and spec.loader is not None
+    run_headless = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_headless)
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("print('agent says hi')"),
+        nbformat.v4.new_code_cell("import sys; print('kept on stderr', file=sys.stderr)"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, path)
+
+    assert run_headless.main(str(path)) == 0
+    out, err = capfd.readouterr()
+    assert "agent says hi" in out
+    assert "kept on stderr" in out  # the cells' own output is all still shown
+    assert "without encryption" not in out + err
+    assert list(tmp_path.iterdir()) == [path]  # no socket files left beside the notebook
