@@ -274,7 +274,9 @@ async def test_large_sparse_file_reads_little(tmp_path: Path) -> None:
     assert window == LineWindow(["\0" * 2001], None)  # cut: one more character than kept
 
     with pytest.raises(FileTooLargeError, match=r"1024\.0 MiB, over the 10\.0 MiB limit"):
-        await tool(backend, "read_file", file_path="/big.log")
+        await backend.read(ctx, "/big.log")
+    with pytest.raises(FileTooLargeError, match=r"read_file can show parts of it"):
+        await tool(backend, "edit_file", file_path="/big.log", old_string="a", new_string="b")
     scan = TextScan()
     assert [item async for item in scan.read(backend, ctx, ["/big.log"])] == []
     assert scan.note() == "(skipped 1 file: over the size limit)"
