@@ -12,7 +12,7 @@ import asyncio
 import codecs
 import errno
 import os
-import secrets
+import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -35,25 +35,32 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+# getattr: the module must import on Windows, where the constructor refuses to run.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
 # O_NONBLOCK: opening a FIFO returns at once (and is then refused) instead of
 # waiting forever for a writer.
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+# Names the tools cannot address or print on one line.
+_UNUSABLE = re.compile(r"[\x00-\x1f\x7f\\]")
 _TEMP_PREFIX = ".deepagents-tmp-"
 _CHUNK = 64 * 1024
 _MAX_DEPTH = 64
 
 _ERRNO_TEXT = {
-    errno.ENAMETOOLONG: "a file or directory name in this path is too long",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENOSPC: "no space left on the workspace's disk",
-    errno.EDQUOT: "the workspace's disk quota is used up",
-    errno.EROFS: "the workspace is read-only",
-    errno.EISDIR: "it is a directory",
-    errno.ENOTDIR: "a part of this path is a file, not a directory",
-    errno.EMFILE: "too many open files; try again",
-    errno.ENFILE: "too many open files; try again",
+    getattr(errno, name, -1): text
+    for name, text in [
+        ("ENAMETOOLONG", "a file or directory name in this path is too long"),
+        ("EACCES", "permission denied"),
+        ("EPERM", "operation not permitted"),
+        ("ENOSPC", "no space left on the workspace's disk"),
+        ("EDQUOT", "the workspace's disk quota is used up"),
+        ("EROFS", "the workspace is read-only"),
+        ("EISDIR", "it is a directory"),
+        ("ENOTDIR", "a part of this path is a file, not a directory"),
+        ("EMFILE", "too many open files; try again"),
+        ("ENFILE", "too many open files; try again"),
+    ]
 }
 
 
@@ -84,7 +91,7 @@ def _usable(name: str) -> bool:
         name.encode("utf-8")
     except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
         return False
-    return "\\" not in name and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    return _UNUSABLE.search(name) is None
 
 
 @contextmanager
@@ -276,7 +283,10 @@ class DirectoryBackend:
             for depth, name in enumerate(parts):
                 try:
                     child = _child_dir(fd, name, create)
-                except NotADirectoryError as exc:  # a link or a file is in the way
+                except OSError as exc:
+                    # ENOTDIR (Linux) or ELOOP (BSD): a link or a file is in the way.
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
                     raise _refusal(fd, name, "/" + "/".join(parts[: depth + 1]), exc) from None
                 fd, parent = child, fd
                 os.close(parent)
@@ -362,9 +372,9 @@ class DirectoryBackend:
         name = parts[-1]
         with _fd(self._open_dir(parts[:-1], create=True)) as dir_fd:
             mode = _existing_mode(dir_fd, name, path)
-            temp = _TEMP_PREFIX + secrets.token_hex(8)
+            temp = _TEMP_PREFIX + os.urandom(8).hex()
             fd = os.open(
-                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666, dir_fd=dir_fd
             )
             try:
                 with _fd(fd):
