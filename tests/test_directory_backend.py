@@ -29,6 +29,7 @@ from deepagents_nb.middleware.fs_backends import (
     TextScan,
     UnsupportedFileError,
     read_window,
+    window_of,
 )
 from deepagents_nb.models.testing import ScriptedModel
 
@@ -324,6 +325,12 @@ async def test_read_lines_matches_a_whole_read(tmp_path: Path, content: str) -> 
             else:
                 assert len(got.lines) == limit
     assert await read_window(backend, ctx, "/missing.txt", 0, 1) is None
+
+
+def test_window_of_a_text_in_memory() -> None:
+    assert window_of("a\nb\r\nc", 1, 5) == LineWindow(["b", "c"], 3)
+    assert window_of("abcdef\nx", 0, 1, max_line_chars=3) == LineWindow(["abcd"], 2)
+    assert window_of("", 0, 1) == LineWindow([], 0)
 
 
 def test_split_lines_agrees_with_splitlines_at_any_chunk_boundary() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "is_under",
     "normalize_path",
     "read_window",
+    "window_of",
 ]
 
 
@@ -157,8 +158,11 @@ async def read_window(
     if isinstance(backend, LineReader):
         return await backend.read_lines(ctx, path, offset, limit, max_line_chars)
     content = await backend.read(ctx, path)
-    if content is None:
-        return None
+    return None if content is None else window_of(content, offset, limit, max_line_chars)
+
+
+def window_of(content: str, offset: int, limit: int, max_line_chars: int = 2000) -> LineWindow:
+    """The `LineWindow` of a text already in memory (for backends without `read_lines`)."""
     lines = content.splitlines()
     window = [line[: max_line_chars + 1] for line in lines[offset : offset + limit]]
     return LineWindow(window, len(lines))
