@@ -24,8 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from deepagents_nb.events import utc_now
-from deepagents_nb.exceptions import AgentSignal, CorruptCheckpointError
-from deepagents_nb.messages import ToolCall
+from deepagents_nb.exceptions import AgentSignal, ConfigurationError, CorruptCheckpointError
+from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate
 from deepagents_nb.text import storable_json
 
@@ -74,7 +74,7 @@ class HitlAction(BaseModel):
         return cls(action="reject", reason=reason)
 
     @classmethod
-    def respond(cls, message: object) -> HitlAction:
+    def respond(cls, message: Message | str) -> HitlAction:
         """Do not run the tool; `message` is given to the model as the tool's result.
 
         Args:
@@ -84,10 +84,6 @@ class HitlAction(BaseModel):
         Raises:
             ConfigurationError: `message` is neither, or a `Message` without text.
         """
-        # Local imports only so this change stays inside `respond`; they may move to the top.
-        from deepagents_nb.exceptions import ConfigurationError
-        from deepagents_nb.messages import Message
-
         if isinstance(message, Message):
             if not message.content:
                 raise ConfigurationError(

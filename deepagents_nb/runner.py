@@ -553,13 +553,18 @@ def _check_start(start: _Start, paused: PendingTurn | None, thread_id: str) -> N
     """A new message needs a thread that is not paused; a decision needs a waiting call."""
     head = paused.head() if paused is not None else None
     if start.action is None:
-        if paused is not None:
-            name = head.call.name if head is not None else "a tool"
+        if paused is None:
+            return
+        name = head.call.name if head is not None else "a tool"
+        if head is not None and head.started is not None and claim_is_alive(head.started):
             raise PendingInterruptError(
-                f"thread {thread_id!r} is waiting for approval of {name}; answer it with "
-                f"agent.resume_with_approval(...)"
+                f"thread {thread_id!r} is running {name} in another run right now; send the "
+                f"message when that run has finished"
             )
-        return
+        raise PendingInterruptError(
+            f"thread {thread_id!r} is waiting for approval of {name}; answer it with "
+            f"agent.resume_with_approval(...)"
+        )
     if head is None:
         raise NoPendingInterruptError(
             f"thread {thread_id!r} has no pending interrupt to resume (never paused, "

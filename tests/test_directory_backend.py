@@ -392,3 +392,55 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
         DirectoryBackend(tmp_path / "plain")
     with pytest.raises(ConfigurationError, match="is not a directory"):
         DirectoryBackend(tmp_path / "plain", create=False)
+
+
+async def test_grep_skips_what_it_cannot_read_and_says_so(tmp_path: Path) -> None:
+    backend = DirectoryBackend(tmp_path, max_file_bytes=100)
+    (tmp_path / "good.txt").write_text("a needle\nhay")
+    (tmp_path / "binary.bin").write_bytes(b"needle \xff\xfe")
+    (tmp_path / "huge.txt").write_text("needle " * 50)
+    assert await tool(backend, "grep", pattern="needle") == (
+        "/good.txt\n(skipped 1 file: not UTF-8 text; 1 file: over the size limit)"
+    )
+    assert await tool(backend, "grep", pattern="needle", output_mode="content") == (
+        "/good.txt:1:a needle\n(skipped 1 file: not UTF-8 text; 1 file: over the size limit)"
+    )
+    assert await tool(backend, "grep", pattern="absent", glob="*.bin") == (
+        "No matches for 'absent'. (skipped 1 file: not UTF-8 text)"
+    )
+
+
+async def test_read_file_reads_only_the_lines_asked_for(tmp_path: Path) -> None:
+    backend = DirectoryBackend(tmp_path)
+    big = tmp_path / "big.log"
+    big.write_text("first line\nsecond line\n")
+    os.truncate(big, GIB)  # a gigabyte, mostly a hole after two lines
+    started = time.perf_counter()
+    assert await tool(backend, "read_file", file_path="/big.log", limit=1) == "     1\tfirst line"
+    assert await tool(backend, "read_file", file_path="/big.log", offset=1, limit=1) == (
+        "     2\tsecond line"
+    )
+    assert time.perf_counter() - started < 5  # a whole read would take far longer, or fail
+    (tmp_path / "empty.txt").touch()
+    assert await tool(backend, "read_file", file_path="/empty.txt") == (
+        "The file /empty.txt exists but is empty."
+    )
+    (tmp_path / "two.txt").write_text("a\nb\n")
+    with pytest.raises(FileToolError, match=r"offset 2 is past the end of /two\.txt, which has 2 "):
+        await tool(backend, "read_file", file_path="/two.txt", offset=2)
+
+
+async def test_mounted_backend_streams_lines_of_a_directory(tmp_path: Path) -> None:
+    from deepagents_nb.middleware.mounts import MountedBackend, Mounts
+
+    mounts = Mounts()
+    mounts.add("notes", "one\ntwo\nthree")
+    backend = MountedBackend(DirectoryBackend(tmp_path, max_file_bytes=100), mounts)
+    big = tmp_path / "big.log"
+    big.write_text("first\n")
+    os.truncate(big, GIB)
+    ctx = make_ctx()
+    assert await read_window(backend, ctx, "/big.log", 0, 1) == LineWindow(["first"], None)
+    assert await read_window(backend, ctx, "/kernel/notes.txt", 1, 5) == LineWindow(
+        ["two", "three"], 3
+    )

@@ -16,9 +16,11 @@ from deepagents_nb.middleware.fs_backends import (
     FileBackend,
     FileToolError,
     StateBackend,
+    TextScan,
     glob_match,
     is_under,
     normalize_path,
+    read_window,
 )
 from deepagents_nb.tools import Tool, tool
 
@@ -157,17 +159,20 @@ class FilesystemMiddleware(Middleware):
                 limit: Maximum number of lines to return.
             """
             path = normalize_path(file_path)
-            content = await self._require(ctx, path)
-            if offset < 0 or limit < 1:
-                raise FileToolError("offset must be 0 or more and limit at least 1.")
-            if content == "":
-                return f"The file {path} exists but is empty."
-            lines = content.splitlines()
-            if offset >= len(lines):
+            # Only the lines asked for are read: a backend with read_lines streams them.
+            window = await read_window(backend, ctx, path, offset, limit, MAX_LINE_LENGTH)
+            if window is None:
                 raise FileToolError(
-                    f"offset {offset} is past the end of {path}, which has {len(lines)} lines."
+                    f"File {path!r} not found. Use ls or glob to see which files exist."
                 )
-            return _numbered(lines[offset : offset + limit], offset + 1)
+            if window.line_count == 0:
+                return f"The file {path} exists but is empty."
+            if not window.lines:
+                raise FileToolError(
+                    f"offset {offset} is past the end of {path}, which has "
+                    f"{window.line_count} lines."
+                )
+            return _numbered(window.lines, offset + 1)
 
         @tool(inline=True)
         async def write_file(file_path: str, content: str, ctx: ToolContext) -> str:
@@ -258,10 +263,14 @@ class FilesystemMiddleware(Middleware):
                 raise FileToolError("pattern is empty; give the text to search for.")
             directory = normalize_path(path)
             lines_out: list[str] = []
-            for file_path in await backend.list_files(ctx):
-                if not is_under(file_path, directory) or (glob and not glob_match(file_path, glob)):
-                    continue
-                content = await backend.read(ctx, file_path) or ""
+            candidates = [
+                p
+                for p in await backend.list_files(ctx)
+                if is_under(p, directory) and not (glob and not glob_match(p, glob))
+            ]
+            # A file that cannot be read as text is skipped and counted, not fatal.
+            scan = TextScan()
+            async for file_path, content in scan.read(backend, ctx, candidates):
                 hits = [
                     (n, line) for n, line in enumerate(content.splitlines(), 1) if pattern in line
                 ]
@@ -273,6 +282,9 @@ class FilesystemMiddleware(Middleware):
                     lines_out.append(f"{file_path}:{sum(line.count(pattern) for _, line in hits)}")
                 else:
                     lines_out.append(file_path)
-            return "\n".join(lines_out) if lines_out else f"No matches for {pattern!r}."
+            note = scan.note()
+            if not lines_out:
+                return f"No matches for {pattern!r}." + (f" {note}" if note else "")
+            return "\n".join([*lines_out, note] if note else lines_out)
 
         return [ls, read_file, write_file, edit_file, glob_files, grep]

@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from deepagents_nb.context import ToolContext
-from deepagents_nb.middleware.fs_backends import FileBackend, FileToolError
+from deepagents_nb.middleware.fs_backends import (
+    FileBackend,
+    FileToolError,
+    LineWindow,
+    read_window,
+    window_of,
+)
 
 MOUNT_DIR = "/kernel"
 MAX_ROWS = 20
@@ -81,6 +87,15 @@ class MountedBackend:
         if name is not None:
             return render(name, self.mounts.objects[name])
         return await self.inner.read(ctx, path)
+
+    async def read_lines(
+        self, ctx: ToolContext, path: str, offset: int, limit: int, max_line_chars: int = 2000
+    ) -> LineWindow | None:
+        """Some lines of a mounted variable, or of the inner backend's file (streamed if it can)."""
+        name = self.mounts.paths().get(path)
+        if name is not None:
+            return window_of(render(name, self.mounts.objects[name]), offset, limit, max_line_chars)
+        return await read_window(self.inner, ctx, path, offset, limit, max_line_chars)
 
     async def write(self, ctx: ToolContext, path: str, content: str) -> None:
         name = self.mounts.paths().get(path)
