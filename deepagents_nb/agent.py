@@ -7,6 +7,8 @@ a running event loop (a Jupyter cell).
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -115,7 +117,7 @@ class DeepAgent:
             warnings.warn(
                 "approval policies are set but no checkpointer is: pending approvals are kept "
                 "in memory and will not survive a restart (use SqliteCheckpointer to keep them)",
-                stacklevel=3,
+                stacklevel=_caller_level(),
             )
         self.config = config
         self.name = config.name
@@ -464,3 +466,12 @@ class SyncAgentRun:
     def result(self) -> AgentResult | None:
         """The run's `AgentResult` once the iteration has ended (None before)."""
         return self._run.result
+
+
+def _caller_level() -> int:
+    """The `stacklevel` of the first frame outside this package: the user's own line."""
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

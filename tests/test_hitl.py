@@ -284,3 +284,13 @@ def test_policies_apply_to_a_tool_given_through_the_context() -> None:
     )
     assert agent.handle_message("pay").interrupt is not None
     assert RAN == []
+
+
+def test_the_no_checkpointer_warning_points_at_the_users_line() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_deep_agent(
+            model=ScriptedModel([]), tools=[delete_file], interrupt_on={"delete_file": True}
+        )
+    (warning,) = caught
+    assert warning.filename == __file__ and "no checkpointer" in str(warning.message)
