@@ -166,6 +166,14 @@ def result_text(result: AgentResult) -> str:
     return "\n".join(lines)
 
 
+def answer_html(result: AgentResult, *, redact: bool = False) -> str:
+    """The run's final answer, or the approval it waits for, as one block."""
+    if result.interrupt is not None:
+        return interrupt_html(result.interrupt, redact=redact)
+    text = redact_pii(result.text) if redact else result.text
+    return f"<div class='dnb-answer-text' style='white-space:pre-wrap'>{escape(text)}</div>"
+
+
 def result_html(result: AgentResult, *, redact: bool = False) -> str:
     usage = result.usage
     summary = (
@@ -173,12 +181,7 @@ def result_html(result: AgentResult, *, redact: bool = False) -> str:
         f"{usage.input_tokens:,} in / {usage.output_tokens:,} out tokens · "
         f"{result.duration_ms / 1000:.2f} s"
     )
-    answer = (
-        interrupt_html(result.interrupt, redact=redact)
-        if result.interrupt is not None
-        else f"<div style='white-space:pre-wrap'>"
-        f"{escape(redact_pii(result.text) if redact else result.text)}</div>"
-    )
+    answer = answer_html(result, redact=redact)
     return (
         f"<div class='dnb-result' style='{_BOX}'>{answer}"
         f"<div style='color:#6b7280;margin-top:6px'><small>{summary} · thread "

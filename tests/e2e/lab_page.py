@@ -85,6 +85,8 @@ ALL_CELLS_RAN = f"""() => {{
     return progress.ran === progress.cells || progress.errors.length > 0;
 }}"""
 
+SAVE_WIDGET_STATE = "@jupyter-widgets/jupyterlab-manager:saveWidgetState"
+
 SCROLL_CELL_TO_TOP = "node => (node.closest('.jp-Cell') || node).scrollIntoView({block: 'start'})"
 
 
@@ -189,6 +191,41 @@ class LabPage:
         """Wait until the notebook's kernel is idle (everything it sent has arrived)."""
         with self.step(what):
             self.page.wait_for_function(KERNEL_IDLE, timeout=timeout, polling=200)
+
+    def save_widget_state(self, enabled: bool) -> None:
+        """Turn the Settings menu's "Save Widget State Automatically" on or off."""
+        with self.step(f"widget state saving turned {'on' if enabled else 'off'}"):
+            self.page.evaluate(
+                """async ([id, enabled]) => {
+                    const commands = window.jupyterapp.commands;
+                    if (commands.isToggled(id) !== enabled) await commands.execute(id);
+                }""",
+                [SAVE_WIDGET_STATE, enabled],
+            )
+            self.page.wait_for_function(
+                f"e => window.jupyterapp.commands.isToggled({SAVE_WIDGET_STATE!r}) === e",
+                arg=enabled,
+                timeout=10 * SECOND,
+            )
+
+    def save(self) -> None:
+        """Save the notebook (File > Save) and wait until the file is written."""
+        with self.step("the notebook to be saved"):
+            self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            self.page.wait_for_function(
+                f"() => {{ const p = {_NOTEBOOK}; return p && !p.context.model.dirty; }}",
+                timeout=15 * SECOND,
+                polling=200,
+            )
+
+    def shut_down_and_reload(self) -> None:
+        """Shut the kernel down (every model it held is gone), then reload the page."""
+        self.server.shutdown_kernels()
+        with self.step("the page to reload the notebook"):
+            self.page.reload(wait_until="domcontentloaded")
+            # A fresh kernel starts; it knows none of the saved outputs' widgets.
+            self.page.wait_for_function(KERNEL_IDLE, timeout=45 * SECOND, polling=200)
+            self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
 
     def progress(self) -> dict[str, Any] | None:
         """The open notebook: path, cells run of all, kernel status, error outputs."""

@@ -11,27 +11,18 @@ playwright package (dev extra): skipped without them, a failure in CI.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
-from lab_server import LabServer, prepare_notebook, start_lab
+from lab_server import prepare_notebook
 
 if TYPE_CHECKING:
     from lab_page import LabPage
-    from playwright.sync_api import Browser, Locator
+    from playwright.sync_api import Locator
 
-HERE = Path(__file__).resolve().parent
-ROOT_CONFTEST = HERE.parent / "conftest.py"
-NOTEBOOKS = HERE.parents[1] / "notebooks"
-ARTIFACTS = HERE / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SECOND = 1000
 
 # None: RunView saves its static copy in an output of its own, so the live dashboard is
@@ -41,73 +32,6 @@ KNOWN_CONSOLE_ERRORS: tuple[str, ...] = ()
 
 # A backstop: each wait has a shorter timeout of its own and fails with a report.
 pytestmark = [pytest.mark.service("chromium"), pytest.mark.timeout(90)]
-
-
-@functools.cache
-def _root_conftest() -> ModuleType:
-    # Every conftest.py is imported as `conftest` (tests/providers has one too), so
-    # `from conftest import ...` depends on collection order; load ours by its path.
-    loaded = sys.modules.get("conftest")
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == ROOT_CONFTEST:
-        return loaded
-    spec = importlib.util.spec_from_file_location("deepagents_nb_tests_conftest", ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def require_browser() -> None:
-    """Skip (fail in CI) unless Chromium, Playwright and JupyterLab are installed."""
-    missing = [
-        f"{package} (pip install -e '.[lab,dev]')"
-        for package in ("playwright", "jupyterlab")
-        if importlib.util.find_spec(package) is None
-    ]
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    how = "missing: " + "; ".join(missing)
-    _root_conftest().require_service("chromium", not missing, how)
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """JupyterLab on 127.0.0.1, stopped with its kernels whatever happens."""
-    require_browser()
-    server = start_lab(tmp_path_factory.mktemp("jupyterlab"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium, closed whatever happens."""
-    require_browser()
-    from lab_page import launch
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright, CHROMIUM)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def lab_page(request: pytest.FixtureRequest, lab: LabServer, browser: Browser) -> Iterator[LabPage]:
-    """A new browser context on the server; its kernels are shut down afterwards."""
-    from lab_page import ACTION_TIMEOUT, VIEWPORT, LabPage
-
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(ACTION_TIMEOUT)
-    try:
-        yield LabPage(context.new_page(), lab, ARTIFACTS, request.node.name)
-    finally:
-        context.close()
-        lab.shutdown_kernels()
 
 
 def open_copy(lab_page: LabPage, notebook: str) -> None:

@@ -91,16 +91,52 @@ def test_show_adds_a_saved_copy_which_run_ends_update_instead_of_the_live_widget
     assert live["application/vnd.jupyter.widget-view+json"]["model_id"] == view.widget.model_id
     assert live["text/plain"] == ""  # the saved copy below carries the text
     assert copy_options == {"raw": True, "display_id": True}
-    placeholder = copy["application/vnd.jupyter.widget-view+json"]["model_id"]
-    assert placeholder != view.widget.model_id
-    assert view._copy_placeholder.layout.display == "none"
-    assert "text/html" not in copy and copy["text/plain"] == ""
+    # No widget view in the copy: renderers without the live model show its HTML.
+    assert set(copy) == {"text/html", "text/plain"} and copy["text/plain"] == ""
+    assert view.copy_class in copy["text/html"] and "dnb-run" not in copy["text/html"]
 
     (updated,) = displays.updates
-    assert updated["application/vnd.jupyter.widget-view+json"]["model_id"] == placeholder
+    assert set(updated) == {"text/html", "text/plain"}
     html = updated["text/html"]
+    assert f"<div class='dnb-saved {view.copy_class}'>" in html
     assert "<div class='dnb-run'>" in html and "Hello there." in html
     assert "Hello there." in updated["text/plain"]
+
+
+def test_the_live_widget_hides_its_own_saved_copy_and_no_other() -> None:
+    agent = create_deep_agent(model=ScriptedModel([]))
+    first, second = RunView(agent, pacing=fake_pacing()), RunView(agent, pacing=fake_pacing())
+    assert first.copy_class != second.copy_class
+    hider = first.widget.children[0]
+    assert hider.layout.display == "none"  # the <style> applies though its box is hidden
+    css = hider.value
+    live = f"{first.copy_class}-live"
+    assert css.startswith("<style>") and live in first.widget._dom_classes
+    # Hidden while the live view is connected (not drawn from saved state) ...
+    assert f".jp-OutputArea:has(.{live}:not(.jupyter-widgets-disconnected))" in css
+    assert f".jp-OutputArea-child:has(.{first.copy_class})" in css
+    assert "display:none" in css and second.copy_class not in css
+    # ... while the copy hides only what stands for a lost live view in its own cell.
+    copy_css = first.saved_copy()["text/html"]
+    assert f".jp-OutputArea:has(.{first.copy_class})" in copy_css
+    assert ".jp-OutputArea-output:not(:has(*))" in copy_css
+    assert f".{live}.jupyter-widgets-disconnected" in copy_css
+
+
+def test_the_answer_is_shown_above_the_dashboard() -> None:
+    agent = create_deep_agent(
+        model=ScriptedModel(["Mail ann@example.com <now>"]), pii_sanitization=True
+    )
+    view = RunView(agent, "a", pacing=fake_pacing())
+    children = view.widget.children
+    assert children.index(view.answer) < children.index(view.dashboard.widget)
+    assert children.index(view.approvals) < children.index(view.dashboard.widget)
+    assert view.answer.layout.display == "none"  # nothing to show before a run
+
+    view.run("write to ann")
+    assert view.answer.layout.display is None
+    assert "Mail [EMAIL] &lt;now&gt;" in view.answer.value  # redacted and escaped
+    assert "ann@example.com" not in view.answer.value
 
 
 def test_notebook_package_loads_widgets_only_when_asked() -> None:

@@ -62,8 +62,11 @@ class EventLog(WidgetView):
         # Events arrive on the cell's thread while the trailing redraw runs on a timer's.
         self._lock = threading.RLock()
         self._hidden_note = widgets.HTML()
-        self.body = widgets.VBox([])
-        # A column-reverse scroll box starts at its bottom, so the newest entry stays in view.
+        # The body keeps its full height (no flex shrink, no scroll box of its own):
+        # otherwise it shrinks to the outer box and scrolls itself, from the top.
+        self.body = widgets.VBox([], layout=widgets.Layout(flex="0 0 auto", overflow="visible"))
+        # A column-reverse scroll box starts at its bottom and stays there as entries
+        # arrive, unless the user scrolled up: the newest entry stays in view.
         self.widget = widgets.Box(
             [self.body],
             layout=widgets.Layout(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from html import escape
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 import ipywidgets as widgets
 
-from deepagents_nb.display import files_html, result_html, result_text, todos_html
+from deepagents_nb.display import answer_html, files_html, result_html, result_text, todos_html
 from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
 from deepagents_nb.notebook.widgets._background import BackgroundBar
-from deepagents_nb.notebook.widgets._base import WidgetView
+from deepagents_nb.notebook.widgets._base import FONT, WidgetView
 from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.approval import ApprovalWidget
 from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
@@ -51,27 +52,45 @@ class RunView(WidgetView):
         self.pacing = pacing
         self.dashboard = AgentDashboard(agent, thread_id, pacing=pacing, max_entries=max_entries)
         self.approvals = widgets.VBox([])
+        self.answer = widgets.HTML(layout=widgets.Layout(display="none"))
+        """The final answer, above the dashboard once a run has ended."""
         self.background = BackgroundBar()
         """Cancel button and status of a run started with `start` (hidden until then)."""
-        self.widget = widgets.VBox([self.background.widget, self.dashboard.widget, self.approvals])
+        # Names the saved copy of this view, which the live widget hides (see `show`).
+        self.copy_class = f"dnb-saved-{uuid4().hex[:16]}"
+        self._hider = widgets.HTML(
+            f"<style>{hide_copy_css(self.copy_class)}</style>",
+            layout=widgets.Layout(display="none"),  # a hidden <style> still applies
+        )
+        self.widget = widgets.VBox(
+            [
+                self._hider,
+                self.background.widget,
+                self.answer,
+                self.approvals,
+                self.dashboard.widget,
+            ]
+        )
         self.widget.add_class("dnb-run-view")  # stable selectors (styling, tests/e2e)
+        self.widget.add_class(f"{self.copy_class}-live")
+        self.answer.add_class("dnb-answer")
         self.approvals.add_class("dnb-approvals")
         self.result: AgentResult | None = None
         self.approval: ApprovalWidget | None = None
         """The latest approval widget (decided or not)."""
-        # Jupyter shows the saved copy's output as this invisible widget.
-        self._copy_placeholder = widgets.HTML(layout=widgets.Layout(display="none"))
         self._copy_handle: Any = None
 
     def show(self) -> None:
         """Display the view, and below it a saved copy updated whenever a run ends.
 
-        The saved copy is a static HTML rendering of the run (events, todos,
-        files, cost) and a text transcript, so a saved notebook shows the run in
-        nbviewer, on GitHub, in `nbconvert --to html` and after a kernel restart.
-        It is an output of its own, which Jupyter draws as an invisible widget:
-        updating it never redraws the live dashboard (whose open entries and
-        charts would be drawn anew).
+        The saved copy is a static HTML rendering of the run (answer, events,
+        todos, files, cost) and a text transcript, in an output of its own with
+        no widget in it: every renderer that draws no live widget (nbviewer,
+        GitHub, `nbconvert --to html`, JupyterLab once the kernel is gone and
+        widget state was not saved) shows it. While the live widget is drawn, a
+        `<style>` inside it hides the copy, so there is no duplicate; and the
+        copy hides the "Error displaying widget" left where the live widget was.
+        Updating the copy never redraws the live dashboard.
         """
         from IPython.display import display
 
@@ -83,14 +102,16 @@ class RunView(WidgetView):
         )
 
     def saved_copy(self) -> dict[str, Any]:
-        """The mime bundle of the saved copy: an invisible widget, HTML and text."""
-        bundle = dict(self._copy_placeholder._repr_mimebundle_() or {})
+        """The mime bundle of the saved copy: HTML and text only (no widget view)."""
         if self.result is None:
-            bundle["text/plain"] = ""
+            body, text = "", ""
         else:
-            bundle["text/plain"] = result_text(self.result)
-            bundle["text/html"] = self.static_html()
-        return bundle
+            body, text = self.static_html(), result_text(self.result)
+        html = (
+            f"<div class='dnb-saved {self.copy_class}'>"
+            f"<style>{hide_widget_error_css(self.copy_class)}</style>{body}</div>"
+        )
+        return {"text/html": html, "text/plain": text}
 
     def _text(self) -> str:
         return f"<RunView thread={self.thread_id!r}>"
@@ -193,7 +214,15 @@ class RunView(WidgetView):
             return
         self.result = result
         if result.interrupt is not None:
+            # The approval widget, at the top below, stands for the answer.
+            self.answer.layout.display = "none"
             self._ask(result.interrupt)
+        else:
+            redact = self.agent.config.pii_sanitization
+            self.answer.value = (
+                f"<div style='{FONT};{ANSWER_BOX}'>{answer_html(result, redact=redact)}</div>"
+            )
+            self.answer.layout.display = None
 
     def _ask(self, interrupt: AgentInterrupt) -> None:
         self.approval = ApprovalWidget(
@@ -211,3 +240,41 @@ class RunView(WidgetView):
         self.dashboard.refresh()
         self._settle(result)
         self._update_saved_output()
+
+
+ANSWER_BOX = "border-left:3px solid #15803d;padding:4px 10px;margin:2px 0 6px 0"
+
+DISCONNECTED = "jupyter-widgets-disconnected"
+"""The class ipywidgets gives a view whose model has no kernel behind it."""
+
+
+def hide_copy_css(copy_class: str) -> str:
+    """CSS, carried by the live widget, that hides the saved copy `copy_class`.
+
+    In JupyterLab and Notebook 7 the copy's whole output row is hidden while the
+    live view (class `{copy_class}-live`) is connected to its kernel; a view
+    drawn from saved widget state has no kernel, and then the copy shows. In
+    other frontends the copy is hidden whenever the live widget is drawn.
+    """
+    live = f".{copy_class}-live:not(.{DISCONNECTED})"
+    lab = f".jp-OutputArea:has({live}) > .jp-OutputArea-child:has(.{copy_class})"
+    elsewhere = f".{copy_class}:not(.jp-OutputArea *)"
+    return f"{lab}, {elsewhere} {{display:none !important}}"
+
+
+def hide_widget_error_css(copy_class: str) -> str:
+    """CSS, carried by the copy `copy_class`, that hides what stands for a lost live view.
+
+    Once its model is gone (kernel shut down, widget state not saved), JupyterLab's
+    widget renderer writes "Loading widget..." and then "Error displaying widget:
+    model not found" into the output: bare text, where any drawn output has
+    elements. A view drawn from saved widget state is disconnected: its buttons
+    do nothing, and the copy shows the same run.
+    """
+    area = f".jp-OutputArea:has(.{copy_class})"
+    # :has() may not nest, so a bare output is hidden, not its (prompt-only) row.
+    return (
+        f"{area} > .jp-OutputArea-child > .jp-OutputArea-output:not(:has(*)), "
+        f"{area} > .jp-OutputArea-child:has(.{copy_class}-live.{DISCONNECTED}) "
+        "{display:none}"
+    )
