@@ -6,6 +6,8 @@ cost_figure(agent.usage.to_dataframe()).show()
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -34,6 +36,30 @@ def _labels(df: pd.DataFrame, column: str, default: str = "") -> pd.Series:
 def _models(df: pd.DataFrame) -> pd.Series:
     provider, model = _labels(df, "provider"), _labels(df, "model", "unknown")
     return (provider + ":" + model).str.lstrip(":")
+
+
+def nice_step(top: float, ticks: int = 4) -> float:
+    """A tick step of 1, 2 or 5 times a power of ten that splits 0..`top` in about `ticks`."""
+    if not math.isfinite(top) or top <= 0:
+        return 1.0
+    raw = top / ticks
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+    return float(f"{step:.1g}")  # 0.30000000000000004 -> 0.3
+
+
+def cost_axis(top: float) -> dict[str, object]:
+    """A USD axis from 0 to past `top`: round steps, labels like $0.020."""
+    step = nice_step(top)
+    decimals = max(2, -math.floor(math.log10(step)))
+    upper = step * max(1, math.ceil(top / step - 1e-9))
+    return {
+        "tickmode": "linear",
+        "tick0": 0,
+        "dtick": step,
+        "range": [0, upper * 1.05],  # room for the highest marker
+        "tickformat": f"$.{decimals}f",
+    }
 
 
 def cost_figure(df: pd.DataFrame, *, title: str = "Tokens and cost") -> go.Figure:
@@ -146,4 +172,8 @@ def cost_figure(df: pd.DataFrame, *, title: str = "Tokens and cost") -> go.Figur
         fig.update_layout(title=f"{title} (cost unknown: no price for these models)")
     fig.update_yaxes(title_text="tokens", secondary_y=False)
     fig.update_yaxes(title_text="USD", secondary_y=True, showgrid=False, rangemode="tozero")
+    if known_cost:
+        # Plotly's own ticks for a second axis can be odd (0.01788, 0.01431, ...).
+        for row, top in ((1, data["_cost"].max()), (2, per_model["_cost"].max())):
+            fig.update_yaxes(cost_axis(float(top)), row=row, col=1, secondary_y=True)
     return fig

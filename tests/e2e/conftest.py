@@ -91,3 +91,10 @@ def lab_page(request: pytest.FixtureRequest, lab: LabServer, browser: Browser) -
     finally:
         context.close()
         lab.shutdown_kernels()
+
+
+@pytest.fixture
+def require_notebook7() -> None:
+    """Skip (fail in CI) unless Notebook 7 (the `notebook` package, lab extra) is installed."""
+    installed = importlib.util.find_spec("notebook") is not None
+    _root_conftest().require_service("notebook 7", installed, "pip install -e '.[lab]'")

@@ -164,14 +164,29 @@ class LabPage:
 
     # ----- the notebook ----------------------------------------------------------------------
 
-    def open_notebook(self, path: str, timeout: float = 45 * SECOND) -> None:
-        """Open `path` (relative to the server's root) in a workspace of its own, kernel idle."""
-        url = self.server.url(f"lab/workspaces/{self.name}/tree/{quote(path)}")
-        with self.step(f"JupyterLab to open {path} and its kernel to be idle"):
+    def open_notebook(
+        self, path: str, timeout: float = 45 * SECOND, *, notebook7: bool = False
+    ) -> None:
+        """Open `path` (relative to the server's root), kernel idle.
+
+        In JupyterLab, in a workspace of its own; with `notebook7`, in Notebook 7's
+        single-document page instead.
+        """
+        if notebook7:
+            url = self.server.url(f"notebooks/{quote(path)}")
+        else:
+            url = self.server.url(f"lab/workspaces/{self.name}/tree/{quote(path)}")
+        with self.step(f"{'Notebook 7' if notebook7 else 'JupyterLab'} to open {path}"):
             self.page.goto(url, wait_until="domcontentloaded", timeout=timeout)
             self.page.wait_for_function(KERNEL_IDLE, timeout=timeout, polling=200)
-            # The file browser only takes room from the notebook in the screenshots.
-            self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+            self._collapse_left()
+
+    def _collapse_left(self) -> None:
+        # The file browser only takes room from the notebook in the screenshots
+        # (Notebook 7's shell has no side panel open and no such method).
+        self.page.evaluate(
+            "() => { const s = window.jupyterapp.shell; if (s.collapseLeft) s.collapseLeft(); }"
+        )
 
     def run_all_cells(self, timeout: float = 45 * SECOND) -> None:
         """Run all cells (the Run menu's command) and wait until each ran without an error."""
@@ -225,7 +240,7 @@ class LabPage:
             self.page.reload(wait_until="domcontentloaded")
             # A fresh kernel starts; it knows none of the saved outputs' widgets.
             self.page.wait_for_function(KERNEL_IDLE, timeout=45 * SECOND, polling=200)
-            self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+            self._collapse_left()
 
     def progress(self) -> dict[str, Any] | None:
         """The open notebook: path, cells run of all, kernel status, error outputs."""

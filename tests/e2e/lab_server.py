@@ -136,6 +136,8 @@ def start_lab(base: Path, timeout: float = 60.0) -> LabServer:
         "--ServerApp.allow_root=True",
         "--ServerApp.terminals_enabled=False",
         "--LabApp.expose_app_in_browser=True",
+        # Notebook 7 (`/tree`, `/notebooks/...`), where installed, is served too.
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",

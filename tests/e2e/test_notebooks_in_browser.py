@@ -34,11 +34,11 @@ KNOWN_CONSOLE_ERRORS: tuple[str, ...] = ()
 pytestmark = [pytest.mark.service("chromium"), pytest.mark.timeout(90)]
 
 
-def open_copy(lab_page: LabPage, notebook: str) -> None:
+def open_copy(lab_page: LabPage, notebook: str, *, notebook7: bool = False) -> None:
     """Open an output-free copy of notebooks/`notebook` (the repository's stays untouched)."""
     copy = f"{lab_page.name}-{notebook}"
     prepare_notebook(NOTEBOOKS / notebook, lab_page.server.root_dir / copy)
-    lab_page.open_notebook(copy)
+    lab_page.open_notebook(copy, notebook7=notebook7)
     lab_page.run_all_cells()
 
 
@@ -164,5 +164,20 @@ def test_quickstart_dashboard_shows_events_todos_and_cost_chart(lab_page: LabPag
         chart = cost.locator(".dnb-cost-chart .js-plotly-plot")
         lab_page.expect(chart.locator("svg.main-svg").first).to_be_visible(timeout=20 * SECOND)
         lab_page.expect(chart.locator(".gtitle")).to_contain_text("Tokens and cost")
+    with lab_page.step("the compact request table, fitting its box, all columns a click away"):
+        table = cost.locator("table.dnb-usage")
+        lab_page.expect(table.locator("th")).to_have_text(
+            ["time", "cost", "agent", "model", "in", "out", "ms"]
+        )
+        fits = table.evaluate(
+            "t => t.getBoundingClientRect().width <= t.closest('.dnb-cost').clientWidth"
+        )
+        assert fits, "the compact table is wider than the Cost tab"
+        rows = table.locator("tbody tr")
+        heights = rows.evaluate_all("rows => rows.map(r => r.getBoundingClientRect().height)")
+        assert max(heights) < 40, heights  # one line (30 px) per request: nothing wraps
+        lab_page.expect(cost.locator("table.dnb-usage-full")).to_be_hidden()
+        cost.locator(".dnb-usage-details summary").click()
+        lab_page.expect(cost.locator("table.dnb-usage-full")).to_be_visible()
     lab_page.screenshot(show=dashboard)
     assert_console_clean(lab_page)

@@ -28,9 +28,9 @@ def visible_count(locator: Locator) -> int:
     return count
 
 
-def run_quickstart(lab_page: LabPage) -> None:
+def run_quickstart(lab_page: LabPage, *, notebook7: bool = False) -> None:
     """The live dashboard answers first, and its saved copy below stays hidden."""
-    open_copy(lab_page, "01_quickstart.ipynb")
+    open_copy(lab_page, "01_quickstart.ipynb", notebook7=notebook7)
     run_view = the_run_view(lab_page)
     with lab_page.step("the answer above the live dashboard, the saved copy hidden"):
         lab_page.expect(run_view.locator(".dnb-answer")).to_have_text(ANSWER)
@@ -49,11 +49,14 @@ def no_widget_error(lab_page: LabPage) -> None:
         assert shown == 0, f"{text!r} is on screen"
 
 
+@pytest.mark.parametrize("notebook7", [False, True], ids=["jupyterlab", "notebook7"])
 def test_saved_without_widget_state_shows_the_static_copy_after_reload(
-    lab_page: LabPage,
+    lab_page: LabPage, notebook7: bool, request: pytest.FixtureRequest
 ) -> None:
-    """JupyterLab's default: no widget state saved; the copy stands in for the dashboard."""
-    run_quickstart(lab_page)
+    """The default: no widget state saved; the copy stands in for the dashboard."""
+    if notebook7:
+        request.getfixturevalue("require_notebook7")
+    run_quickstart(lab_page, notebook7=notebook7)
     lab_page.save_widget_state(False)
     lab_page.save()
     lab_page.shut_down_and_reload()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -12,7 +13,7 @@ from widget_fakes import FakeClock, ManualTimer, fake_pacing, meta
 from deepagents_nb import ToolCall, create_deep_agent
 from deepagents_nb.events import StateCheckpointed, TodosUpdated
 from deepagents_nb.models.testing import ScriptedModel
-from deepagents_nb.notebook.charts import cost_figure
+from deepagents_nb.notebook.charts import cost_axis, cost_figure, nice_step
 from deepagents_nb.notebook.widgets import AgentDashboard, CostPanel, FileBrowser, Pacing, TodoList
 from deepagents_nb.state import TodoItem
 
@@ -143,6 +144,31 @@ def test_cost_panel_shows_totals_chart_and_table() -> None:
     bundle = panel.chart.outputs[0]["data"]
     assert len(bundle[PLOTLY]["data"]) == 6 and "text/html" in bundle
     assert "claude-haiku-4-5" in panel.table.value and "<td>—</td>" in panel.table.value
+
+
+def test_cost_table_is_compact_with_every_column_one_click_away() -> None:
+    panel = CostPanel()
+    panel.update(usage_frame([0.0123, None, 0.02]))
+    compact, _, full = panel.table.value.partition("<details")
+    headers = re.findall(r"<th>([^<]*)</th>", compact)
+    assert headers == ["time", "cost", "agent", "model", "in", "out"]  # cost near the left
+    assert "<td>12:00:00</td>" in compact and "2025-01-01" not in compact  # short times
+    assert "<td>$0.012300</td>" in compact and "<td>3,000</td>" in compact
+    assert "white-space:nowrap" in panel.table.value  # no model name on three lines
+    assert "<summary>All columns (8)</summary>" in full
+    assert "input_tokens" in full and "2025-01-01 12:00:00" in full and "cost_usd" in full
+
+
+def test_cost_axis_ticks_are_round_dollar_steps() -> None:
+    assert [nice_step(top) for top in (0.01788, 0.5, 3.2, 0.00012)] == [0.005, 0.2, 1.0, 5e-05]
+    assert nice_step(0.0) == 1.0 and nice_step(math.nan) == 1.0
+    axis = cost_axis(0.01788)
+    assert axis["dtick"] == 0.005 and axis["tick0"] == 0 and axis["tickformat"] == "$.3f"
+    assert axis["range"] == pytest.approx([0, 0.021])
+    fig = cost_figure(usage_frame([0.01, 0.02, None, 0.005]))
+    per_request, per_model = fig.layout.yaxis2, fig.layout.yaxis4
+    assert per_request.dtick == 0.005 and per_request.tickformat == "$.3f"
+    assert per_model.dtick == 0.01 and per_model.tickformat == "$.2f"  # $0.03 for sonnet
 
 
 def test_cost_panel_reads_the_agent_ledger_per_thread() -> None:

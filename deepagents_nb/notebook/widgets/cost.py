@@ -41,7 +41,41 @@ TABLE_COLUMNS = [
     "tokens_per_second",
     "cost_usd",
 ]
-"""Columns the table shows when the frame has them (`frame` keeps them all)."""
+"""Columns of the full table, one click away (`frame` keeps them all)."""
+
+COMPACT_COLUMNS = {
+    "timestamp": "time",
+    "cost_usd": "cost",
+    "agent": "agent",
+    "model": "model",
+    "input_tokens": "in",
+    "output_tokens": "out",
+    "duration_ms": "ms",
+}
+"""The columns that matter at a glance, cost near the left, and their short headers."""
+
+_NOWRAP = "<style>.dnb-usage td, .dnb-usage th {white-space:nowrap; padding:1px 8px}</style>"
+
+
+def compact_table(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` cut to `COMPACT_COLUMNS`: clock times, costs as $0.000123, counts with commas."""
+    table: pd.DataFrame = pd.DataFrame(index=df.index)
+    for column, header in COMPACT_COLUMNS.items():
+        if column not in df.columns:
+            continue
+        values = df[column]
+        if column == "timestamp":
+            times = pd.to_datetime(values, errors="coerce", utc=True)
+            table[header] = times.dt.strftime("%H:%M:%S").fillna("—")
+        elif column == "cost_usd":
+            costs = pd.to_numeric(values, errors="coerce")
+            table[header] = costs.map(lambda c: "—" if pd.isna(c) else f"${c:.6f}")
+        elif column in {"input_tokens", "output_tokens", "duration_ms"}:
+            counts = pd.to_numeric(values, errors="coerce")
+            table[header] = counts.map(lambda n: "—" if pd.isna(n) else f"{n:,.0f}")
+        else:
+            table[header] = values.astype("object").where(values.notna(), "—").astype(str)
+    return table
 
 
 def figure_output(fig: Any) -> dict[str, Any]:
@@ -151,18 +185,24 @@ class CostPanel(WidgetView):
         if df.empty:
             self.table.value = ""
             return
-        shown = df[[c for c in TABLE_COLUMNS if c in df.columns] or list(df.columns)]
-        more = len(shown) - self.max_rows
+        more = len(df) - self.max_rows
         note = (
             f"<div style='{FONT};color:{MUTED_COLOR}'>last {self.max_rows:,} of "
-            f"{len(shown):,} requests</div>"
+            f"{len(df):,} requests</div>"
             if more > 0
             else ""
         )
-        table = shown.tail(self.max_rows).to_html(
-            index=False, border=0, na_rep="—", float_format=_number, classes="dnb-usage"
+        recent = df.tail(self.max_rows)
+        compact = compact_table(recent).to_html(index=False, border=0, classes="dnb-usage")
+        full = recent[[c for c in TABLE_COLUMNS if c in df.columns] or list(df.columns)]
+        every = full.to_html(
+            index=False, border=0, na_rep="—", float_format=_number, classes="dnb-usage-full"
         )
-        self.table.value = f"{note}<div style='font-size:12px'>{table}</div>"
+        self.table.value = (
+            f"{_NOWRAP}{note}<div style='font-size:12px'>{compact}</div>"
+            f"<details class='dnb-usage-details' style='font-size:12px'><summary>"
+            f"All columns ({len(full.columns)})</summary>{every}</details>"
+        )
 
 
 def _number(value: float) -> str:
