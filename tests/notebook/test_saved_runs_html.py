@@ -51,3 +51,28 @@ def test_executed_notebook_converted_to_html_shows_the_run(tmp_path: Path) -> No
     assert "3 model requests" in output and "estimated cost" in output  # the cost summary
     assert "Greeted; contact me at [EMAIL]" in output  # sanitized like every event
     assert "ann@example.com" not in output
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9]*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_keep_each_run_as_plain_html(path: Path) -> None:
+    # GitHub and nbviewer draw text/html only; a copy beside a widget view would be
+    # hidden behind it (JupyterLab) or written as a CDN-only script tag (nbconvert).
+    notebook = nbformat.read(path, as_version=4)
+    runs = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and cell.source.startswith("%%agent")
+        and "--no-widgets" not in cell.source.partition("\n")[0]  # plain text only
+    ]
+    assert runs, "no %%agent run with widgets"
+    for cell in runs:
+        copies = [o for o in cell.outputs if "dnb-saved" in o.get("data", {}).get("text/html", "")]
+        assert len(copies) == 1, cell.source
+        (copy,) = copies
+        assert WIDGET_VIEW not in copy["data"] and copy["data"]["text/plain"]
+        assert "<div class='dnb-run'>" in copy["data"]["text/html"]
