@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from nbconvert import HTMLExporter
+from offline import Offline, to_html
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Route
+    from playwright.sync_api import Browser
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SECOND = 1000
@@ -33,27 +33,6 @@ agent = create_deep_agent(model=ScriptedModel(["Offline, and still readable."]))
 pytestmark = [pytest.mark.service("chromium"), pytest.mark.timeout(120)]
 
 
-class Offline:
-    """A browser page that may load local files only; what it tried to fetch is kept."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.blocked: list[str] = []
-        page.route("**/*", self._route)
-
-    def _route(self, route: Route) -> None:
-        url = route.request.url
-        if url.startswith(("file://", "data:", "about:")):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
-
-    def open(self, html: str, path: Path) -> None:
-        path.write_text(html, encoding="utf-8")
-        self.page.goto(path.as_uri(), wait_until="load")
-
-
 @pytest.fixture
 def offline(browser: Browser) -> Iterator[Offline]:
     context = browser.new_context()
@@ -61,11 +40,6 @@ def offline(browser: Browser) -> Iterator[Offline]:
         yield Offline(context.new_page())
     finally:
         context.close()
-
-
-def to_html(notebook: nbformat.NotebookNode) -> str:
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    return body
 
 
 def test_committed_quickstart_shows_its_run_offline(offline: Offline, tmp_path: Path) -> None:

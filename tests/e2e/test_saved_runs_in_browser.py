@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import nbformat
 import pytest
+from offline import Offline, to_html
 from test_notebooks_in_browser import assert_console_clean, open_copy, the_run_view
 
 if TYPE_CHECKING:
@@ -43,6 +45,27 @@ def run_quickstart(lab_page: LabPage, *, notebook7: bool = False) -> None:
     lab_page.wait_kernel_idle("the kernel to finish the run")
 
 
+def converted_offline(lab_page: LabPage, *, widget_state: bool) -> None:
+    """`nbconvert --to html` of the notebook JupyterLab saved, read with no network."""
+    progress = lab_page.progress()
+    assert progress is not None
+    saved = lab_page.server.root_dir / progress["path"]
+    notebook = nbformat.read(saved, as_version=4)
+    assert ("widgets" in notebook.metadata) == widget_state
+    html = to_html(notebook)
+    browser = lab_page.page.context.browser
+    assert browser is not None
+    context = browser.new_context()
+    try:
+        offline = Offline(context.new_page())
+        offline.open(html, saved.with_suffix(".html"))
+        answer = offline.page.locator(".dnb-saved div.dnb-result .dnb-answer-text")
+        with lab_page.step("the saved run in nbconvert's HTML, offline"):
+            lab_page.expect(answer).to_have_text(ANSWER)
+    finally:
+        context.close()
+
+
 def no_widget_error(lab_page: LabPage) -> None:
     for text in ("Error displaying widget", "Loading widget"):
         shown = visible_count(lab_page.page.get_by_text(text))
@@ -72,6 +95,7 @@ def test_saved_without_widget_state_shows_the_static_copy_after_reload(
     lab_page.screenshot(show=copy)
     no_widget_error(lab_page)
     assert visible_count(page.locator(".dnb-run-view")) == 0
+    converted_offline(lab_page, widget_state=False)
 
 
 def test_saved_with_widget_state_shows_the_static_copy_after_reload(
@@ -93,6 +117,8 @@ def test_saved_with_widget_state_shows_the_static_copy_after_reload(
         lab_page.screenshot(show=copy)
         no_widget_error(lab_page)
         assert visible_count(page.locator(".dnb-answer-text")) == 1  # no duplicate
+        # With widget state, nbconvert writes the live view as a script tag.
+        converted_offline(lab_page, widget_state=True)
     finally:
         lab_page.save_widget_state(False)  # a user setting: the server's other tests share it
     assert_console_clean(lab_page)
