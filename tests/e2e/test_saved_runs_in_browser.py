@@ -7,12 +7,13 @@ on screen and no "Error displaying widget" may be.
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
 from offline import Offline, to_html
-from test_notebooks_in_browser import assert_console_clean, open_copy, the_run_view
+from test_notebooks_in_browser import NOTEBOOKS, assert_console_clean, open_copy, the_run_view
 
 if TYPE_CHECKING:
     from lab_page import LabPage
@@ -122,3 +123,18 @@ def test_saved_with_widget_state_shows_the_static_copy_after_reload(
     finally:
         lab_page.save_widget_state(False)  # a user setting: the server's other tests share it
     assert_console_clean(lab_page)
+
+
+def test_committed_notebook_opened_in_jupyterlab_shows_its_saved_run(lab_page: LabPage) -> None:
+    """A clone's notebook (untrusted, widget state of `make notebooks`) shows the copy."""
+    name = f"{lab_page.name}.ipynb"
+    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", lab_page.server.root_dir / name)
+    lab_page.open_notebook(name)
+    page = lab_page.page
+    copy = page.locator(".dnb-saved")
+    with lab_page.step("the committed run's saved copy, and no widget error"):
+        lab_page.expect(copy.locator("div.dnb-result .dnb-answer-text")).to_have_text(ANSWER)
+        lab_page.expect(copy).to_contain_text("write_todos")
+    lab_page.screenshot(show=copy)
+    no_widget_error(lab_page)
+    assert visible_count(page.locator(".dnb-answer-text")) == 1  # no duplicate
