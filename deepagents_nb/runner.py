@@ -62,7 +62,7 @@ from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.middleware.base import overrides
 from deepagents_nb.middleware.subagents import AgentAsSubAgent, SubAgentMiddleware
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
-from deepagents_nb.security import preview, redact_pii, sanitize_json
+from deepagents_nb.security import StreamRedactor, preview, redact_pii, sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, apply_update
 from deepagents_nb.state_size import sizer_of
 from deepagents_nb.tool_calls import ToolCaller, ms_since
@@ -160,7 +160,7 @@ class Runner:
         _check_start(start, paused, thread_id)
         run = self._context(thread_id, state, sink, parent)
         if run.listening:
-            said = start.text if start.text is not None else f"(resumed: {start.action})"
+            said = start.text if start.text is not None else _resumed(start.action, run.sanitize)
             shown = preview(said, sanitize=run.sanitize)
             run.emit(AgentStarted(message_preview=shown, **run.event_meta()))
         hold_claims(run.run_id, True)
@@ -322,12 +322,18 @@ class Runner:
 
     async def _stream_model(self, request: ModelRequest, run: RunContext) -> ModelResponse:
         meta = run.event_meta()
+        # Redacting token by token would let a card or an e-mail split over two through.
+        redactor = StreamRedactor() if run.sanitize else None
         async for event in self.model.stream(request):
             if isinstance(event, ResponseComplete):
+                rest = redactor.flush() if redactor is not None else ""
+                if rest:
+                    run.emit(StreamingToken(token=rest, **meta))
                 return event.response
             if event.text:
-                token = redact_pii(event.text) if run.sanitize else event.text
-                run.emit(StreamingToken(token=token, **meta))
+                token = redactor.feed(event.text) if redactor is not None else event.text
+                if token:
+                    run.emit(StreamingToken(token=token, **meta))
         raise ModelAPIError(
             "the model's stream ended before its response was complete",
             provider=self.model.provider,
@@ -547,6 +553,13 @@ def _answer(action: HitlAction, crashed: bool) -> CallResult:
             is_error=True,
         )
     return CallResult(content=f"The user rejected this tool call.{why}", is_error=True)
+
+
+def _resumed(action: HitlAction | None, sanitize: bool) -> str:
+    """How a resumed run's start is shown: the decision, its arguments sanitized."""
+    assert action is not None
+    shown = action.model_dump(exclude_none=True)
+    return f"(resumed: {sanitize_json(shown, redact_strings=True) if sanitize else shown})"
 
 
 def _check_start(start: _Start, paused: PendingTurn | None, thread_id: str) -> None:

@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from deepagents_nb.pii import redact_text
+
 MAX_PREVIEW_LENGTH = 100
 REDACTED = "[REDACTED]"
 
@@ -22,45 +24,59 @@ SENSITIVE_FIELDS: tuple[str, ...] = (
     "password",
     "passwd",
     "pwd",
+    "pass",
+    "passphrase",
     "secret",
+    "client_secret",
     "token",
     "api_key",
     "apikey",
+    "access_key",
+    "secret_key",
     "access_token",
     "refresh_token",
     "auth_token",
+    "id_token",
+    "session_token",
+    "auth",
     "authorization",
     "bearer",
+    "credentials",
+    "credential",
+    "jwt",
+    "cookie",
+    "session_id",
+    "sessionid",
     "credit_card",
     "card_number",
+    "cc_number",
     "cvv",
+    "cvc",
+    "pin",
+    "otp",
+    "mfa_code",
+    "totp",
     "ssn",
     "social_security",
     "private_key",
     "privatekey",
+    "ssh_key",
+    "signing_key",
+    "master_key",
     "encryption_key",
 )
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# 13 to 19 digits, optionally grouped by spaces or dashes: every card network's length.
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-# Ungrouped runs starting with 1 are epoch times in milli-, micro- or nanoseconds
-# ("1732470000000"), which tool output is full of; no major card network starts with 1.
-_EPOCH_TIME = re.compile(r"1\d{12,18}")
-# North American style numbers with separators, optionally with a country code;
-# separators are required so plain ids and timestamps are left alone.
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\w)"
-)
 # camelCase boundaries, including after an acronym: "apiKey", "JWTToken" -> "JWT_Token".
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_SENSITIVE_WORDS = tuple(tuple(field.split("_")) for field in SENSITIVE_FIELDS)
+# Names compared with their words joined, so `passWord`, `pass_word` and `PASSWORD` agree.
+_SENSITIVE = frozenset(field.replace("_", "") for field in SENSITIVE_FIELDS)
 # "tokens" alone counts tokens (`max_tokens`); `access_tokens` are secrets.
-_PLURAL_FIELDS = tuple(field for field in _SENSITIVE_WORDS if field != ("token",))
+_PLURALS = _SENSITIVE - {"token"}
 # A name ending in one of these holds a number about a secret, not the secret:
 # `total_token_count`, `password_length`.
-_QUANTITY_WORDS = frozenset({"count", "counts", "length", "len", "size", "limit"})
+_QUANTITY_WORDS = frozenset({"count", "counts", "length", "len", "size", "limit", "type"})
+_LONGEST = 4  # words in the longest sensitive name
 
 
 def _key_words(key: str) -> tuple[str, ...]:
@@ -72,39 +88,31 @@ def _key_words(key: str) -> tuple[str, ...]:
 def is_sensitive_field(key: str) -> bool:
     """Whether a field name names a secret (case-insensitive, any naming style).
 
-    `apiKey`, `X-Api-Key`, `github_token` and plurals such as `passwords` or
-    `api_keys` are sensitive. Matching is by whole words, so `max_tokens` (a
-    count; "tokens" alone is never a secret) and `total_token_count` are not.
+    `apiKey`, `X-Api-Key`, `passWord`, `aws_access_key_id`, `github_token` and
+    plurals such as `passwords` or `api_keys` are sensitive. Matching is by
+    whole words, so `max_tokens` (a count; "tokens" alone is never a secret),
+    `total_token_count`, `author` and `passenger` are not.
     """
     words = _key_words(key)
     if not words or (len(words) > 1 and words[-1] in _QUANTITY_WORDS):
         return False
-    if _names_one_of(words, _SENSITIVE_WORDS):
-        return True
-    plural = words[-1]
-    return plural.endswith("s") and _names_one_of((*words[:-1], plural[:-1]), _PLURAL_FIELDS)
-
-
-def _names_one_of(words: tuple[str, ...], fields: tuple[tuple[str, ...], ...]) -> bool:
-    for field in fields:
-        n = len(field)
-        if any(words[i : i + n] == field for i in range(len(words) - n + 1)):
-            return True
+    for start in range(len(words)):
+        for stop in range(start + 1, min(start + _LONGEST, len(words)) + 1):
+            joined = "".join(words[start:stop])
+            if joined in _SENSITIVE:
+                return True
+            if stop == len(words) and joined.endswith("s") and joined[:-1] in _PLURALS:
+                return True
     return False
 
 
 def redact_pii(text: str) -> str:
-    """Replace emails, card numbers and phone numbers with placeholders."""
-    if not text:
-        return text
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _CARD.sub(_card_placeholder, text)
-    return _PHONE.sub("[PHONE]", text)
+    """Replace PII and secrets in `text` with placeholders ([EMAIL], [PHONE], [CARD],
+    [IBAN], [SSN], [API_KEY], [TOKEN], [PRIVATE_KEY], [REDACTED]); linear in its length.
 
-
-def _card_placeholder(match: re.Match[str]) -> str:
-    number = match.group()
-    return number if _EPOCH_TIME.fullmatch(number) else "[CARD]"
+    What is and is not caught: see `deepagents_nb.pii`.
+    """
+    return redact_text(text, is_sensitive_field)
 
 
 def truncate(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
@@ -116,9 +124,21 @@ def truncate(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
     return text[: max_length - 3] + "..."
 
 
+_PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN|SSN|API_KEY|TOKEN|PRIVATE_KEY|REDACTED)\]")
+
+
 def safe_preview(text: str, max_length: int = MAX_PREVIEW_LENGTH) -> str:
-    """A short, PII-free preview of `text` (redacted before cutting, so no half email leaks)."""
-    return truncate(redact_pii(text), max_length)
+    """A short, PII-free preview of `text`: redacted before cutting, so no half e-mail
+    leaks, and never cutting a placeholder in half."""
+    redacted = redact_pii(text)
+    if len(redacted) <= max_length or max_length < 3:
+        return truncate(redacted, max_length)
+    cut = max_length - 3
+    for found in _PLACEHOLDER.finditer(redacted, max(0, cut - 14), cut + 14):
+        if found.start() < cut < found.end():
+            cut = found.start()
+            break
+    return redacted[:cut] + "..."
 
 
 def preview(text: str, *, sanitize: bool, max_length: int = MAX_PREVIEW_LENGTH) -> str:
@@ -132,7 +152,12 @@ def sanitize_json(value: Any, *, redact_strings: bool = False) -> Any:
     With `redact_strings=True`, PII inside every string is redacted too.
     """
     if isinstance(value, str):
-        return redact_pii(value) if redact_strings else value
+        if not redact_strings:
+            return value
+        embedded = _embedded_json(value)
+        if embedded is not None:  # a JSON document inside a string: its keys count too
+            return json.dumps(sanitize_json(embedded, redact_strings=True), ensure_ascii=False)
+        return redact_pii(value)
     if isinstance(value, dict):
         return {
             key: REDACTED
@@ -145,6 +170,16 @@ def sanitize_json(value: Any, *, redact_strings: bool = False) -> Any:
     return value
 
 
+def _embedded_json(text: str) -> dict[str, Any] | list[Any] | None:
+    if text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict | list) else None
+
+
 def sanitize_tool_payload(value: Any, max_length: int = MAX_PREVIEW_LENGTH) -> str:
     """A short, safe text summary of a tool's input or output.
 
@@ -152,14 +187,57 @@ def sanitize_tool_payload(value: Any, max_length: int = MAX_PREVIEW_LENGTH) -> s
     produces) has its sensitive fields redacted like the value itself would.
     """
     if isinstance(value, str):
-        text = value
-        if value.lstrip()[:1] in ("{", "["):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, dict | list):
-                text = json.dumps(sanitize_json(parsed), ensure_ascii=False)
+        parsed = _embedded_json(value)
+        text = value if parsed is None else json.dumps(sanitize_json(parsed), ensure_ascii=False)
     else:
         text = json.dumps(sanitize_json(value), ensure_ascii=False, default=str)
     return safe_preview(text, max_length)
+
+
+class StreamRedactor:
+    """Redacts a text that arrives in chunks (a model's streamed tokens).
+
+    Redacting each chunk alone lets an e-mail or a card split over two chunks
+    through; this holds back a short tail that may still become part of a match,
+    and releases text only where cutting changes nothing: what it releases,
+    joined, is what `redact_pii` makes of the whole text.
+
+        redactor = StreamRedactor()
+        shown = [redactor.feed(chunk) for chunk in chunks] + [redactor.flush()]
+    """
+
+    HOLD = 64
+    """Characters always held back: longer than any match with spaces in it."""
+    LIMIT = 8192
+    """At most this much is held (a private key block may need it), then released."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, chunk: str) -> str:
+        """Add a chunk; return the redacted text that is safe to show now (maybe "")."""
+        self._buffer += chunk
+        buffer = self._buffer
+        if len(buffer) < self.HOLD + 16:
+            return ""
+        begin = buffer.rfind("-----BEGIN")
+        if begin != -1 and "-----END" not in buffer[begin:] and len(buffer) < self.LIMIT:
+            return ""  # an unfinished key block: hold it whole
+        whole = redact_pii(buffer)
+        cut = len(buffer) - self.HOLD
+        for _ in range(8):  # a few whitespace cuts, from the latest back
+            cut = max(buffer.rfind(" ", 0, cut), buffer.rfind("\n", 0, cut))
+            if cut <= 0:
+                break
+            head = redact_pii(buffer[:cut])
+            if whole.startswith(head) and whole[len(head) :] == redact_pii(buffer[cut:]):
+                self._buffer = buffer[cut:]
+                return head
+        if len(buffer) >= self.LIMIT:  # no clean cut in a huge run: release what is safe
+            return self.flush()
+        return ""
+
+    def flush(self) -> str:
+        """The rest, redacted: call once the stream has ended."""
+        rest, self._buffer = self._buffer, ""
+        return redact_pii(rest)

@@ -255,12 +255,20 @@ def test_events_are_sanitized_by_default_and_raw_when_disabled() -> None:
 
 
 def test_stream_yields_events_live_and_then_the_result() -> None:
-    agent = create_deep_agent(model=ScriptedModel(["Hello there, friend"]))
+    agent = create_deep_agent(model=ScriptedModel(["Hello there, friend"]), pii_sanitization=False)
     run = agent.stream("hi")
     tokens = [e.token for e in run if isinstance(e, StreamingToken)]
     assert "".join(tokens) == "Hello there, friend"
     assert len(tokens) == 3
     assert run.result is not None and run.result.text == "Hello there, friend"
+
+
+def test_a_sanitized_stream_holds_back_only_a_short_tail() -> None:
+    text = " ".join(f"word{i}" for i in range(60)) + " mail me at jo.smith@example.com"
+    agent = create_deep_agent(model=ScriptedModel([text]))
+    tokens = [e.token for e in agent.stream("hi") if isinstance(e, StreamingToken)]
+    assert len(tokens) > 3  # text flows while the run streams, not all at the end
+    assert "".join(tokens) == text.replace("jo.smith@example.com", "[EMAIL]")
 
 
 async def test_astream_raises_the_run_error() -> None:

@@ -180,7 +180,10 @@ def test_write_todos_replaces_the_list_and_emits_events() -> None:
         ("Write", "completed"),
     ]
     tool_results = [m for m in result.messages if m.role == "tool"]
-    assert tool_results[0].content == "Updated the todo list:\n[~] Research\n[ ] Write"
+    assert tool_results[0].content == (
+        "Updated the todo list: 2 items (0 done, 1 in progress, 1 pending).\n"
+        "[~] Research\n[ ] Write"
+    )
     # A bad status is an error the model can read, and the list is left as it was.
     assert tool_results[2].is_error and "status" in tool_results[2].content
     assert "pending" in tool_results[2].content

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from deepagents_nb.context import ToolContext
 from deepagents_nb.events import PlanningComplete, TodosUpdated
 from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.security import redact_pii
 from deepagents_nb.state import TodoItem
 from deepagents_nb.tools import Tool, tool
 
@@ -68,7 +69,8 @@ class PlanningMiddleware(Middleware):
             ctx.set_todos(todos)
             run = ctx.run
             if run.listening:
-                run.emit(TodosUpdated.counted(list(todos), **run.event_meta()))
+                shown = [_redacted(t) for t in todos] if run.sanitize else list(todos)
+                run.emit(TodosUpdated.counted(shown, **run.event_meta()))
                 if todos and all(t.status == "completed" for t in todos):
                     run.emit(
                         PlanningComplete(
@@ -79,7 +81,11 @@ class PlanningMiddleware(Middleware):
                     )
             if not todos:
                 return "Cleared the todo list."
-            return f"Updated the todo list:\n{_summary(todos)}"
+            done = sum(t.status == "completed" for t in todos)
+            active = sum(t.status == "in_progress" for t in todos)
+            counts = f"{done} done, {active} in progress, {len(todos) - done - active} pending"
+            # The first line stands alone: previews and logs show only it.
+            return f"Updated the todo list: {len(todos)} items ({counts}).\n{_summary(todos)}"
 
         return write_todos
 
@@ -92,3 +98,8 @@ class PlanningMiddleware(Middleware):
             return _summary(todos) if todos else "The todo list is empty."
 
         return read_todos
+
+
+def _redacted(todo: TodoItem) -> TodoItem:
+    content = redact_pii(todo.content)
+    return todo if content == todo.content else TodoItem(content=content, status=todo.status)
