@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -25,3 +26,15 @@ def require_service(name: str, available: bool, how: str) -> None:
     if SERVICES_REQUIRED:
         pytest.fail(f"{message}; DEEPAGENTS_NB_REQUIRE_SERVICES=1 turns this skip into a failure")
     pytest.skip(message)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Name the culprit when an event loop is left running in the main thread.
+
+    Playwright's sync API (the browser tests) keeps its loop marked as running while it
+    is open; every async test after it would fail with a message that hides the cause.
+    """
+    if "e2e" in item.path.parts:
+        return
+    if asyncio.events._get_running_loop() is not None:
+        pytest.fail("an earlier test or fixture left an event loop running in this thread")

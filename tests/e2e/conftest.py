@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one JupyterLab server and one Chromium for the session.
+"""Fixtures of the browser tests: one JupyterLab server for the session, one Chromium per module.
 
 Each test gets a fresh browser context (`lab_page`); its kernels are shut down after.
 """
@@ -64,9 +64,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API marks its event loop as running in
+# this thread while it is open, and every async test collected after tests/e2e would
+# then fail with "Runner.run() cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, closed whatever happens."""
+    """Headless Chromium, closed (with its event loop) at the end of each test module."""
     require_browser()
     from lab_page import launch
     from playwright.sync_api import sync_playwright
