@@ -51,7 +51,7 @@ from deepagents_nb.exceptions import (
 )
 from deepagents_nb.hitl import AgentInterrupt, HitlAction, HitlPolicy
 from deepagents_nb.ledger import UsageLedger
-from deepagents_nb.messages import Message, ToolCall
+from deepagents_nb.messages import Image, Message, ToolCall
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.fs_backends import DirectoryBackend
 from deepagents_nb.middleware.subagents import SubAgentConfig
@@ -104,6 +104,7 @@ __all__ = [
     "HitlAction",
     "HitlError",
     "HitlPolicy",
+    "Image",
     "InMemoryCheckpointer",
     "InterruptClaimedError",
     "InterruptRaised",

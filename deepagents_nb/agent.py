@@ -29,8 +29,8 @@ from deepagents_nb.hitl import (
     waiting_interrupt,
 )
 from deepagents_nb.ledger import UsageLedger
-from deepagents_nb.messages import Message
-from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.messages import Message, UserContent
+from deepagents_nb.middleware.base import Middleware, overrides
 from deepagents_nb.middleware.filesystem import FilesystemMiddleware
 from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.models.base import ChatModel
@@ -166,19 +166,47 @@ class DeepAgent:
         """Send this agent's events to `broadcaster` too."""
         self.dispatcher.add_broadcaster(broadcaster)
 
+    async def aclose(self) -> None:
+        """Stop what the agent started: isolated Python kernels (`python="isolated"`).
+
+        Safe to call twice; the agent stays usable (a later call starts them again).
+        The checkpointer is left open: it may be shared.
+        """
+        for m in self._middleware:
+            if overrides(m, "aclose"):
+                await m.aclose()
+
+    def close(self) -> None:
+        """Stop the agent's isolated Python kernels (the sync twin of `aclose`)."""
+        run_sync(self.aclose())
+
+    async def __aenter__(self) -> DeepAgent:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> DeepAgent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # ----- runs ----------------------------------------------------------------------------
 
     async def ahandle_message(
-        self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> AgentResult:
         """Send a user message and run until the model answers or an approval is needed.
 
-        `state`, when given, replaces the thread's stored state as the starting point.
+        `text` is a string, or a list mixing strings and `Image`s
+        (`["Why is this bimodal?", Image.from_file("hist.png")]`). `state`, when
+        given, replaces the thread's stored state as the starting point.
         """
         return await self._runner.run(text, thread_id, state)
 
     def handle_message(
-        self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> AgentResult:
         """Send a user message and run until the model answers or an approval is needed.
 
@@ -190,7 +218,7 @@ class DeepAgent:
         return run_sync(self.ahandle_message(text, thread_id, state))
 
     def astream(
-        self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> AgentRun:
         """Run and yield events as they happen (text arrives as `StreamingToken`s).
 
@@ -204,7 +232,7 @@ class DeepAgent:
         return AgentRun(partial(self._runner.run, text, thread_id, state))
 
     def stream(
-        self, text: str, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
     ) -> SyncAgentRun:
         """Run and iterate the events as they happen, from sync code (twin of `astream`).
 
@@ -213,7 +241,7 @@ class DeepAgent:
         """
         return SyncAgentRun(self.astream(text, thread_id, state))
 
-    def start(self, text: str, thread_id: str = "default") -> RunHandle:
+    def start(self, text: UserContent, thread_id: str = "default") -> RunHandle:
         """Run in the background and return a `RunHandle` at once; other cells keep running.
 
         handle = agent.start("Research the topic", thread_id="bg")
@@ -369,8 +397,11 @@ class DeepAgent:
         return run_sync(self.asave_state(thread_id, state))
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Forget a thread and all its versions."""
+        """Forget a thread and all its versions, and stop what it held (its Python kernel)."""
         await self.checkpointer.delete(thread_id)
+        for m in self._middleware:
+            if overrides(m, "on_thread_deleted"):
+                await m.on_thread_deleted(thread_id)
 
     def delete_thread(self, thread_id: str) -> None:
         """Forget a thread and all its stored versions (the sync twin of `adelete_thread`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher, check_timeout
@@ -25,6 +25,12 @@ from deepagents_nb.models.registry import ModelConfig, ModelSpec, resolve_model
 from deepagents_nb.persistence.base import Checkpointer
 from deepagents_nb.tools import Tool, ToolFunction, as_tool
 from deepagents_nb.tracking import Budget, TokenTracker, TokenTrackingConfig, build_tracker
+
+if TYPE_CHECKING:
+    from deepagents_nb.kernel.middleware import PythonMiddleware
+
+PythonMode = Literal["live", "isolated"]
+DEFAULT_PYTHON_TIMEOUT = 60.0  # kernel.DEFAULT_TIMEOUT, without importing the package
 
 KEYWORD_TWINS: dict[str, str] = {
     "with_name": "name",
@@ -58,6 +64,7 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_openai_chat": "model",
     "with_anthropic": "model",
     "with_gemini": "model",
+    "with_python": "python",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -78,6 +85,7 @@ class ConfigurableAgentBuilder:
         self._tracking: TokenTrackingConfig | None = None
         self._budget: Budget | None = None
         self._broadcast_timeout: float | None = None
+        self._python: PythonMiddleware | None = None
 
     def with_description(self, description: str) -> ConfigurableAgentBuilder:
         """Say what this agent is for (shown when it is used as a sub-agent)."""
@@ -286,6 +294,38 @@ class ConfigurableAgentBuilder:
         self._budget = budget
         return self
 
+    def with_python(
+        self,
+        mode: PythonMode | None = "isolated",
+        *,
+        policy: HitlPolicy | bool | None = None,
+        timeout: float = DEFAULT_PYTHON_TIMEOUT,
+    ) -> ConfigurableAgentBuilder:
+        """Give the model `run_python(code)` (off by default; `None` turns it off).
+
+        `"isolated"` runs each thread's code in its own ipykernel process (started
+        on first use; mounted variables are there by name, as copies). `"live"`
+        runs in this notebook's namespace, gated by an approval unless
+        `policy=HitlPolicy(allow_auto=True)`. A call past `timeout` seconds is
+        interrupted. Needs the `kernel` extra (`pip install "deepagents-nb[kernel]"`).
+
+        Raises:
+            ConfigurationError: an unknown mode, a timeout that is not positive,
+                or `"live"` outside IPython.
+        """
+        if mode is None:
+            self._python = None
+            return self
+        from deepagents_nb.kernel.middleware import PythonMiddleware
+
+        self._python = PythonMiddleware(
+            mode,
+            None if policy is None else as_policy(policy),
+            timeout,
+            mounts=self._stack.mounts,
+        )
+        return self
+
     def build(self) -> DeepAgent:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
@@ -302,8 +342,14 @@ class ConfigurableAgentBuilder:
         if isinstance(self._config.token_tracking, TokenTracker):
             model = self._config.model
             self._config.token_tracking.prefetch_prices(model.provider, model.model_name)
-        stack = default_stack(self._config, self._stack)
-        return DeepAgent(replace(self._config, middleware=[*stack, *self._config.middleware]))
+        config = self._config
+        python = self._python
+        if python is not None:
+            # Sub-agents get the parent's middleware, so they share its kernels (and gate).
+            gates = {**python.interrupt_on(), **config.interrupt_on}
+            config = replace(config, middleware=[python, *config.middleware], interrupt_on=gates)
+        stack = default_stack(config, self._stack)
+        return DeepAgent(replace(config, middleware=[*stack, *config.middleware]))
 
 
 def create_deep_agent(
@@ -331,6 +377,9 @@ def create_deep_agent(
     temperature: float | None = None,
     token_tracking: bool | TokenTrackingConfig | None = None,
     budget: Budget | None = None,
+    python: PythonMode | None = None,
+    python_policy: HitlPolicy | bool | None = None,
+    python_timeout: float = DEFAULT_PYTHON_TIMEOUT,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -359,6 +408,7 @@ def create_deep_agent(
         builder.with_token_tracking(token_tracking)
     if budget is not None:
         builder.with_budget(budget)
+    builder.with_python(python, policy=python_policy, timeout=python_timeout)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

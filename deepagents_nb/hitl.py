@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import AgentSignal, ConfigurationError, CorruptCheckpointError
-from deepagents_nb.messages import Message, ToolCall
+from deepagents_nb.messages import Image, Message, ToolCall
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate
 from deepagents_nb.text import storable_json
 
@@ -132,6 +132,7 @@ class CallResult(BaseModel):
 
     content: str
     is_error: bool = False
+    images: tuple[Image, ...] = Field(default=(), exclude_if=lambda images: not images)
     update: StateUpdate = Field(default_factory=StateUpdate)
 
 

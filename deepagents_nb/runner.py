@@ -58,7 +58,7 @@ from deepagents_nb.hitl import (
     pending_turn,
     store_pending,
 )
-from deepagents_nb.messages import Message, ToolCall
+from deepagents_nb.messages import Image, Message, ToolCall, UserContent, user_message
 from deepagents_nb.middleware.base import overrides
 from deepagents_nb.middleware.subagents import AgentAsSubAgent, SubAgentMiddleware
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
@@ -79,6 +79,7 @@ class _Start:
 
     text: str | None = None
     action: HitlAction | None = None
+    images: tuple[Image, ...] = ()
 
 
 class Runner:
@@ -103,17 +104,20 @@ class Runner:
 
     async def run(
         self,
-        text: str,
+        text: UserContent,
         thread_id: str,
         state: AgentStateSnapshot | None = None,
         sink: EventSink | None = None,
         parent: RunContext | None = None,
     ) -> AgentResult:
-        """A new user message. With `parent`, a sub-agent run: never saved, and
-        reporting its events to the parent's listeners."""
-        if not isinstance(text, str):
-            raise ConfigurationError(f"the message must be a str, got {type(text).__name__}")
-        return await self._go(_Start(text=text), thread_id, state, sink, parent)
+        """A new user message (text, or text and images). With `parent`, a sub-agent
+        run: never saved, and reporting its events to the parent's listeners."""
+        try:
+            message = user_message(text)
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from None
+        start = _Start(text=message.content, images=message.images)
+        return await self._go(start, thread_id, state, sink, parent)
 
     async def resume(
         self,
@@ -161,6 +165,8 @@ class Runner:
         run = self._context(thread_id, state, sink, parent)
         if run.listening:
             said = start.text if start.text is not None else _resumed(start.action, run.sanitize)
+            if start.images:  # events name images, never carry their bytes
+                said = " ".join([said, *(image.placeholder() for image in start.images)])
             shown = preview(said, sanitize=run.sanitize)
             run.emit(AgentStarted(message_preview=shown, **run.event_meta()))
         hold_claims(run.run_id, True)
@@ -170,7 +176,7 @@ class Runner:
             if start.text is not None:
                 if run.tracker is not None:  # a message over budget is not kept
                     run.tracker.check_budget(thread_id=run.thread_id, run_id=run.run_id)
-                run.add_message(Message.user(start.text))
+                run.add_message(Message.user(start.text, start.images))
                 if persist:  # kept even if the process dies during the first step
                     version = await self._checkpoint(run, version, step=False)
             if paused is not None and start.action is not None:
@@ -519,6 +525,7 @@ class Runner:
                         entry.call.name,
                         entry.result.content,
                         is_error=entry.result.is_error,
+                        images=entry.result.images,
                     )
                 )
         return await self._checkpoint(run, version) if persist else version

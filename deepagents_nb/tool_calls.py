@@ -54,14 +54,19 @@ class ToolCaller:
         `approved` is the call as a human approved it: a gated tool runs only for it.
         """
         try:
-            content, is_error, update = await self._run(call, run, resume, approved)
+            outcome, update = await self._run(call, run, resume, approved)
         except SubAgentSuspended as suspended:
             return suspended
-        return CallResult(content=content, is_error=is_error, update=update)
+        return CallResult(
+            content=outcome.content,
+            is_error=outcome.is_error,
+            images=outcome.images,
+            update=update,
+        )
 
     async def _run(
         self, call: ToolCall, run: RunContext, resume: Resume | None, approved: ToolCall | None
-    ) -> tuple[str, bool, StateUpdate]:
+    ) -> tuple[ToolOutcome, StateUpdate]:
         ctx = ToolContext(run=run, call_id=call.id, resume=resume, approved=approved)
         listening = run.listening
         started = time.perf_counter()
@@ -100,7 +105,7 @@ class ToolCaller:
         if listening:
             _emit_end(run, call, outcome, ms_since(started))
         update = ctx.update if not outcome.is_error else StateUpdate()
-        return outcome.content, outcome.is_error, update
+        return outcome, update
 
     async def _invoke(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         """Look the tool up, check the arguments, run it; every problem becomes an error result."""
@@ -128,7 +133,7 @@ class ToolCaller:
                 is_error=True,
             )
         try:
-            return ToolOutcome(await tool.run(args, ctx))
+            return await tool.invoke(args, ctx)
         except ToolArgumentsError as exc:
             return ToolOutcome(str(exc), is_error=True)
         except ToolExecutionError as exc:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from deepagents_nb.context import ToolContext
 from deepagents_nb.exceptions import ToolArgumentsError, ToolDefinitionError
+from deepagents_nb.messages import Image
 
 ToolFunction = Callable[..., Any]
 
@@ -39,10 +40,14 @@ class ToolSchema:
 
 @dataclass(frozen=True)
 class ToolOutcome:
-    """What a tool call produced: the text the model reads, and whether it failed."""
+    """What a tool call produced: the text the model reads, its images, whether it failed.
+
+    A tool may return one itself, to send images or to fail without raising.
+    """
 
     content: str
     is_error: bool = False
+    images: tuple[Image, ...] = ()
 
 
 class Tool:
@@ -137,6 +142,10 @@ class Tool:
 
     async def run(self, args: Mapping[str, Any], ctx: ToolContext) -> str:
         """Validate `args`, call the function, and turn its return value into text."""
+        return (await self.invoke(args, ctx)).content
+
+    async def invoke(self, args: Mapping[str, Any], ctx: ToolContext) -> ToolOutcome:
+        """Validate `args`, call the function, and turn its return value into an outcome."""
         kwargs = self.validate(args)
         if self._context_param is not None:
             kwargs[self._context_param] = ctx
@@ -150,7 +159,21 @@ class Tool:
             value = await asyncio.to_thread(self._fn, **kwargs)
         if inspect.isawaitable(value):
             value = await value
-        return to_content(value)
+        return to_outcome(value)
+
+
+def to_outcome(value: Any) -> ToolOutcome:
+    """A tool's return value as an outcome: an `Image`, or a list mixing text and
+    images, keeps its images; anything else becomes text."""
+    if isinstance(value, ToolOutcome):
+        return value
+    if isinstance(value, Image):
+        return ToolOutcome(value.placeholder(), images=(value,))
+    if isinstance(value, list | tuple) and any(isinstance(v, Image) for v in value):
+        images = tuple(v for v in value if isinstance(v, Image))
+        texts = [v.placeholder() if isinstance(v, Image) else to_content(v) for v in value]
+        return ToolOutcome("\n".join(t for t in texts if t), images=images)
+    return ToolOutcome(to_content(value))
 
 
 def to_content(value: Any) -> str:

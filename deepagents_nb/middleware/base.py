@@ -65,6 +65,14 @@ class Middleware:
         """Run code around the tool (timing, retries, locks); call `call_next` to run it."""
         return await call_next(call, ctx)
 
+    async def on_thread_deleted(self, thread_id: str) -> None:
+        """The agent deleted `thread_id`: free what this middleware holds for it (a kernel)."""
+        return None
+
+    async def aclose(self) -> None:
+        """The agent is closed: stop what this middleware started (kernels, servers)."""
+        return None
+
 
 def overrides(middleware: Middleware, hook: str) -> bool:
     """Whether `middleware` overrides `hook` (so the agent must call it)."""

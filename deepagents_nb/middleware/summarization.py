@@ -37,6 +37,7 @@ def _chars(messages: Sequence[Message]) -> int:
     chars = 0
     for message in messages:
         chars += len(message.content)
+        chars += sum(4 * image.estimated_tokens() for image in message.images)
         for call in message.tool_calls:
             chars += len(call.name) + len(str(call.args))
     return chars

@@ -43,6 +43,7 @@ def _request_chars(request: ModelRequest) -> int:
         total += len(schema.name) + len(schema.description) + len(str(schema.parameters))
     for message in request.messages:
         total += len(message.content)
+        total += sum(4 * image.estimated_tokens() for image in message.images)
         for call in message.tool_calls:
             total += len(call.name) + len(str(call.args))
     return total
