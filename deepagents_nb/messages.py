@@ -84,6 +84,15 @@ class Image:
             )
         return cls(data=data, media_type=found)
 
+    @classmethod
+    def from_figure(cls, figure: Any, *, dpi: int = 100) -> Image:
+        """A matplotlib figure as a PNG (anything with `savefig(file, format="png")`)."""
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return cls(data=buffer.getvalue(), media_type="image/png")
+
     @property
     def size_kb(self) -> int:
         """Its size in KB, at least 1."""

@@ -134,3 +134,28 @@ def test_the_token_estimate_counts_images() -> None:
     with_image = Message.user("x" * 400, [Image.from_bytes(png(750, 100))])
 
     assert estimate_tokens([with_image]) == estimate_tokens([text_only]) + 100
+
+
+async def test_read_file_shows_an_image_in_a_real_directory(tmp_path: Path) -> None:
+    from deepagents_nb import DirectoryBackend
+
+    (tmp_path / "charts").mkdir()
+    (tmp_path / "charts" / "hist.png").write_bytes(png(20, 10))
+    (tmp_path / "fake.png").write_text("not an image")
+    model = ScriptedModel(
+        [
+            [
+                ToolCall("read_file", {"file_path": "/charts/hist.png"}, id="img"),
+                ToolCall("read_file", {"file_path": "/fake.png"}, id="txt"),
+            ],
+            "Seen.",
+        ]
+    )
+    agent = create_deep_agent(model=model, filesystem=DirectoryBackend(tmp_path))
+
+    result = await agent.ahandle_message("Look at the chart")
+
+    image_message, text_message = (m for m in result.messages if m.role == "tool")
+    assert image_message.images == (Image.from_bytes(png(20, 10)),)
+    assert image_message.content == "[image/png 1 KB]"
+    assert not text_message.images and "not an image" in text_message.content

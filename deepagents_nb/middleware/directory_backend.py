@@ -244,6 +244,10 @@ class DirectoryBackend:
     async def read(self, ctx: ToolContext, path: str) -> str | None:
         return await asyncio.to_thread(self._run, path, self._read, path)
 
+    async def read_bytes(self, ctx: ToolContext, path: str) -> bytes | None:
+        """The file's bytes (up to `max_file_bytes`), for images; None if it is missing."""
+        return await asyncio.to_thread(self._run, path, self._read_bytes, path)
+
     async def write(self, ctx: ToolContext, path: str, content: str) -> None:
         await asyncio.to_thread(self._run, path, self._write, path, content)
 
@@ -323,7 +327,7 @@ class DirectoryBackend:
             f"for reading a file whole; read_file can show parts of it with offset and limit."
         )
 
-    def _read(self, path: str) -> str | None:
+    def _read_bytes(self, path: str) -> bytes | None:
         opened = self._open_file(path)
         if opened is None:
             return None
@@ -334,6 +338,12 @@ class DirectoryBackend:
             data = _read_at_most(fd, self.max_file_bytes + 1)
         if len(data) > self.max_file_bytes:  # it grew since fstat
             raise self._too_large(path, len(data))
+        return data
+
+    def _read(self, path: str) -> str | None:
+        data = self._read_bytes(path)
+        if data is None:
+            return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from deepagents_nb.context import ToolContext
-from deepagents_nb.messages import ToolCall
+from deepagents_nb.messages import Image, ToolCall, sniff_media_type
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.fs_backends import (
+    BytesReader,
     FileBackend,
     FileToolError,
     StateBackend,
@@ -26,6 +27,7 @@ from deepagents_nb.tools import Tool, tool
 
 MAX_LINE_LENGTH = 2000
 DEFAULT_READ_LIMIT = 2000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 FILESYSTEM_PROMPT = """## Files
 
@@ -145,8 +147,9 @@ class FilesystemMiddleware(Middleware):
         @tool(inline=True)
         async def read_file(
             file_path: str, ctx: ToolContext, offset: int = 0, limit: int = DEFAULT_READ_LIMIT
-        ) -> str:
-            """Read a file, with line numbers like `cat -n`.
+        ) -> str | Image:
+            """Read a file, with line numbers like `cat -n`; a PNG, JPEG, GIF or WebP image
+            in the workspace comes back as the image itself.
 
             Reads up to 2000 lines from the start by default; for long files pass
             `offset` (the first line to read, counting from 0) and `limit` (how many
@@ -159,6 +162,10 @@ class FilesystemMiddleware(Middleware):
                 limit: Maximum number of lines to return.
             """
             path = normalize_path(file_path)
+            if path.lower().endswith(IMAGE_SUFFIXES) and isinstance(backend, BytesReader):
+                data = await backend.read_bytes(ctx, path)
+                if data is not None and sniff_media_type(data) is not None:
+                    return Image.from_bytes(data)
             # Only the lines asked for are read: a backend with read_lines streams them.
             window = await read_window(backend, ctx, path, offset, limit, MAX_LINE_LENGTH)
             if window is None:

@@ -140,6 +140,13 @@ class LineReader(Protocol):
     ) -> LineWindow | None: ...
 
 
+@runtime_checkable
+class BytesReader(Protocol):
+    """Optional backend method: a file's raw bytes (images on a real directory)."""
+
+    async def read_bytes(self, ctx: ToolContext, path: str) -> bytes | None: ...
+
+
 async def read_window(
     backend: FileBackend,
     ctx: ToolContext,

@@ -12,6 +12,7 @@ from typing import Any
 
 from deepagents_nb.context import ToolContext
 from deepagents_nb.middleware.fs_backends import (
+    BytesReader,
     FileBackend,
     FileToolError,
     LineWindow,
@@ -96,6 +97,12 @@ class MountedBackend:
         if name is not None:
             return window_of(render(name, self.mounts.objects[name]), offset, limit, max_line_chars)
         return await read_window(self.inner, ctx, path, offset, limit, max_line_chars)
+
+    async def read_bytes(self, ctx: ToolContext, path: str) -> bytes | None:
+        """The inner backend's bytes of `path` (mounted variables are text, not bytes)."""
+        if isinstance(self.inner, BytesReader) and path not in self.mounts.paths():
+            return await self.inner.read_bytes(ctx, path)
+        return None
 
     async def write(self, ctx: ToolContext, path: str, content: str) -> None:
         name = self.mounts.paths().get(path)

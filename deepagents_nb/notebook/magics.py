@@ -27,10 +27,21 @@ from deepagents_nb.background import RunHandle
 from deepagents_nb.display import FilesView, TodoView
 from deepagents_nb.exceptions import HitlError, MissingAPIKeyError
 from deepagents_nb.hitl import HitlAction
+from deepagents_nb.messages import Image, UserContent
 from deepagents_nb.notebook.plain import PlainPrinter
 
 DEFAULT_STORE = Path(".deepagents") / "threads.db"
-COMMANDS = ("threads", "usage", "todos", "files", "reset", "approve", "reject", "export")
+COMMANDS = (
+    "threads",
+    "usage",
+    "todos",
+    "files",
+    "code",
+    "reset",
+    "approve",
+    "reject",
+    "export",
+)
 
 LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
 
@@ -38,6 +49,8 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   usage            token and cost per model request (a pandas DataFrame)
   todos            the thread's todo list
   files            the thread's virtual files
+  code [--insert]  the Python the agent ran (run_python), in order; --insert puts it
+                   into a new cell below
   reset            delete the thread
   approve          approve the thread's pending tool call and continue
   reject [REASON]  reject it (the model is told the reason) and continue
@@ -45,9 +58,11 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   help             this text
 
 %%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
-        [--mount VAR,VAR] [--background]
+        [--mount VAR,VAR] [--attach VAR,VAR] [--background]
   The cell is the prompt; {name} is replaced by the variable `name`.
   --mount shows those variables read-only to the agent under /kernel/.
+  --attach sends those variables as images with the prompt: a matplotlib
+  figure, an Image, or PNG/JPEG bytes.
   --background returns at once: other cells run while the agent works
   (-o then holds the RunHandle: .done(), .result(), .cancel())."""
 
@@ -76,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output")
     parser.add_argument("--no-widgets", action="store_true")
     parser.add_argument("--mount", default="")
+    parser.add_argument("--attach", default="")
+    parser.add_argument("--insert", action="store_true")
     parser.add_argument("--background", action="store_true")
     return parser
 
@@ -121,11 +138,13 @@ class AgentMagics(Magics):
             raise UsageError("the cell is empty: write the prompt below %%agent")
         agent = self._agent(args.agent, args.model)
         self._mount(agent, args.mount)
+        images = self._images(args.attach)
+        message: UserContent = [prompt, *images] if images else prompt
         outcome: Any
         if args.background:
-            outcome = self._start(agent, prompt, args.thread, widgets=not args.no_widgets)
+            outcome = self._start(agent, message, args.thread, widgets=not args.no_widgets)
         else:
-            outcome = self._run(agent, prompt, args.thread, widgets=not args.no_widgets)
+            outcome = self._run(agent, message, args.thread, widgets=not args.no_widgets)
         if args.output:
             self._namespace[args.output] = outcome
         return None
@@ -151,7 +170,31 @@ class AgentMagics(Magics):
             raise UsageError(f"cannot mount {', '.join(missing)}: no such variable")
         agent.mount(**{n: self._namespace[n] for n in wanted})
 
-    def _start(self, agent: DeepAgent, prompt: str, thread: str, *, widgets: bool) -> RunHandle:
+    def _images(self, names: str) -> list[Image]:
+        images = []
+        for name in (n.strip() for n in names.split(",") if n.strip()):
+            if name not in self._namespace:
+                raise UsageError(f"cannot attach {name}: no such variable")
+            value = self._namespace[name]
+            try:
+                if isinstance(value, Image):
+                    images.append(value)
+                elif isinstance(value, bytes | bytearray):
+                    images.append(Image.from_bytes(bytes(value), source=name))
+                elif callable(getattr(value, "savefig", None)):
+                    images.append(Image.from_figure(value))
+                else:
+                    raise ValueError(
+                        f"{name} is a {type(value).__name__}; attach a matplotlib figure, an "
+                        f"Image or PNG/JPEG bytes"
+                    )
+            except ValueError as exc:
+                raise UsageError(f"cannot attach {name}: {exc}") from exc
+        return images
+
+    def _start(
+        self, agent: DeepAgent, prompt: UserContent, thread: str, *, widgets: bool
+    ) -> RunHandle:
         if widgets:
             from deepagents_nb.notebook.widgets import RunView
 
@@ -162,7 +205,9 @@ class AgentMagics(Magics):
         print(f"Started in the background on thread {thread!r}; other cells can run now.")
         return handle
 
-    def _run(self, agent: DeepAgent, prompt: str, thread: str, *, widgets: bool) -> AgentResult:
+    def _run(
+        self, agent: DeepAgent, prompt: UserContent, thread: str, *, widgets: bool
+    ) -> AgentResult:
         if widgets:
             from deepagents_nb.notebook.widgets import RunView
 
@@ -198,6 +243,8 @@ class AgentMagics(Magics):
             return FilesView(agent.get_state(thread).files)
         if command == "export":
             return self._export(agent, thread, words)
+        if command == "code":
+            return self._code(agent, thread, insert=args.insert)
         if command == "reset":
             agent.delete_thread(thread)
             print(f"Thread {thread!r} deleted.")
@@ -221,6 +268,20 @@ class AgentMagics(Magics):
         # The one way agent output reaches the kernel: an explicit, named copy.
         self._namespace[variable] = files[key]
         print(f"{variable} = text of {key} ({len(files[key])} characters)")
+
+    def _code(self, agent: DeepAgent, thread: str, *, insert: bool) -> None:
+        from deepagents_nb.kernel.history import as_script, code_cells
+
+        cells = code_cells(agent.get_state(thread).messages)
+        if not cells:
+            print(f"The agent ran no Python on thread {thread!r}.")
+            return
+        script = as_script(cells)
+        if insert:
+            assert self.shell is not None
+            self.shell.set_next_input(script, replace=False)
+        else:
+            print(script)
 
     def _resume(self, agent: DeepAgent, action: HitlAction, thread: str) -> None:
         if agent.current_interrupt(thread) is None:

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 from deepagents_nb.display import answer_html, files_html, result_html, result_text, todos_html
 from deepagents_nb.exceptions import NoPendingInterruptError, PendingInterruptError
 from deepagents_nb.hitl import AgentInterrupt, HitlAction
+from deepagents_nb.messages import UserContent
 from deepagents_nb.notebook.widgets._background import BackgroundBar
 from deepagents_nb.notebook.widgets._base import FONT, WidgetView
 from deepagents_nb.notebook.widgets._throttle import Pacing
@@ -137,7 +138,7 @@ class RunView(WidgetView):
         if self._copy_handle is not None:
             self._copy_handle.update(self.saved_copy(), raw=True)
 
-    def run(self, prompt: str) -> AgentResult:
+    def run(self, prompt: UserContent) -> AgentResult:
         """Send `prompt` on the thread, streaming into the dashboard; returns the result.
 
         A failing run shows its error in the event log and raises as usual. On a
@@ -150,7 +151,7 @@ class RunView(WidgetView):
             self.show_pending()
             raise
 
-    def start(self, prompt: str) -> RunHandle:
+    def start(self, prompt: UserContent) -> RunHandle:
         """Send `prompt` as a background run and return its `RunHandle` at once.
 
         The run works on deepagents-nb's private event loop thread, not on the
