@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from html import escape
 from typing import Any, Literal
 
+from deepagents_nb.messages import Image
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, MUTED_COLOR
 
 Tone = Literal["user", "info", "ok", "warn", "error"]
@@ -136,4 +138,72 @@ class ToolEntry(Entry):
             f"<div><small>Arguments</small></div>"
             f"<pre class='dnb-args' style='white-space:pre-wrap;margin:2px 0'>"
             f"{escape(clip(pretty_json(self.args)))}</pre>{outcome}</details>"
+        )
+
+
+THUMBNAIL_STYLE = "max-width:360px;max-height:240px;border:1px solid #e5e7eb;margin:2px 4px 2px 0"
+
+
+def highlighted_python(code: str) -> str:
+    """`code` as HTML with inline colours (pygments, IPython's own dependency), so a
+    saved copy keeps them without a stylesheet."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    formatter = HtmlFormatter(noclasses=True, nowrap=True, style="default")
+    return str(highlight(code, PythonLexer(), formatter))
+
+
+def thumbnail_html(image: Image) -> str:
+    """An `<img>` holding the image itself (a data URI): it shows with no kernel behind it."""
+    data = base64.b64encode(image.data).decode("ascii")
+    return (
+        f"<img class='dnb-thumbnail' alt='{escape(image.placeholder())}' "
+        f"src='data:{image.media_type};base64,{data}' style='{THUMBNAIL_STYLE}'>"
+    )
+
+
+class CodeEntry(ToolEntry):
+    """A `run_python` call: its code highlighted and open, then what it printed and drew."""
+
+    def __init__(self, depth: int, agent: str, args: dict[str, Any], summary: str) -> None:
+        super().__init__(depth, agent, "run_python", args, summary)
+        self.images: tuple[Image, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return str(self.args.get("code", "")) if isinstance(self.args, dict) else ""
+
+    def show_result(self, text: str, images: tuple[Image, ...]) -> None:
+        """The call's whole output, from the thread (events carry only a preview)."""
+        self.outcome, self.images = text, images
+        self.dirty = True
+
+    def body(self) -> str:
+        took = f" {self.duration_ms:,.0f} ms" if self.duration_ms is not None else ""
+        mark = {
+            "running": "<small>running…</small>",
+            "waiting": "<small style='color:#b45309'>⏸ waiting for approval</small>",
+            "done": f"<small style='color:#15803d'>✓{took}</small>",
+            "failed": f"<small style='color:{ERROR_COLOR}'>✗ failed{took}</small>",
+        }[self.status]
+        first_line = next((line for line in self.code.splitlines() if line.strip()), "")
+        output = ""
+        if self.status in ("done", "failed") and self.outcome:
+            colour = f";color:{ERROR_COLOR}" if self.status == "failed" else ""
+            output = (
+                f"<pre class='dnb-code-output' style='white-space:pre-wrap;margin:2px 0;"
+                f"padding:4px 6px;background:#f9fafb{colour}'>{escape(clip(self.outcome))}</pre>"
+            )
+        thumbnails = "".join(thumbnail_html(image) for image in self.images)
+        return (
+            f"<details open class='dnb-tool dnb-code'>"
+            f"<summary>🐍 <code>run_python</code> "
+            f"<small style='color:{MUTED_COLOR}'>{escape(clip(first_line, 80))}</small> "
+            f"{mark}</summary>"
+            f"<pre class='dnb-code-source' style='white-space:pre-wrap;margin:2px 0;"
+            f"padding:4px 6px;border-left:3px solid #6366f1'>"
+            f"{highlighted_python(clip(self.code))}</pre>{output}"
+            f"<div class='dnb-thumbnails'>{thumbnails}</div></details>"
         )

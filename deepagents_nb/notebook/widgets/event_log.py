@@ -24,9 +24,18 @@ from deepagents_nb.events import (
     ToolFailed,
     ToolStarted,
 )
+from deepagents_nb.messages import Message
 from deepagents_nb.notebook.widgets._base import FONT, MUTED_COLOR, WidgetView
-from deepagents_nb.notebook.widgets._entries import Entry, NoteEntry, TextEntry, Tone, ToolEntry
+from deepagents_nb.notebook.widgets._entries import (
+    CodeEntry,
+    Entry,
+    NoteEntry,
+    TextEntry,
+    Tone,
+    ToolEntry,
+)
 from deepagents_nb.notebook.widgets._throttle import Pacing
+from deepagents_nb.security import redact_pii
 
 DECIDED = {"accept": "approved", "edit": "edited", "reject": "rejected", "respond": "answered"}
 
@@ -58,6 +67,7 @@ class EventLog(WidgetView):
         self._evicted: list[Entry] = []
         self._open_text: dict[tuple[str, str], TextEntry] = {}
         self._tools: dict[str, ToolEntry] = {}
+        self._code: dict[str, CodeEntry] = {}  # run_python entries by call id, while shown
         self._streamed: set[str] = set()
         # Events arrive on the cell's thread while the trailing redraw runs on a timer's.
         self._lock = threading.RLock()
@@ -95,6 +105,17 @@ class EventLog(WidgetView):
         """Show everything received so far, now."""
         self._throttle.flush()
 
+    def show_tool_results(self, messages: list[Message], *, redact: bool = True) -> None:
+        """Give each shown `run_python` entry its whole output and images, from the
+        thread's tool messages (events carry only a short preview and no images)."""
+        with self._lock:
+            for message in messages:
+                entry = self._code.get(message.tool_call_id or "")
+                if entry is not None and message.role == "tool":
+                    text = redact_pii(message.content) if redact else message.content
+                    entry.show_result(text, message.images)
+        self._throttle.request()
+
     def clear(self) -> None:
         """Forget every entry."""
         with self._lock:
@@ -102,6 +123,7 @@ class EventLog(WidgetView):
             self._entries.clear()
             self._open_text.clear()
             self._tools.clear()
+            self._code.clear()
             self.hidden = 0
         self._throttle.request()
         self._throttle.flush()
@@ -126,9 +148,14 @@ class EventLog(WidgetView):
         # Anything else the agent does ends its current text block.
         self._open_text.pop(key, None)
         if isinstance(event, ToolStarted):
-            entry = ToolEntry(
-                event.depth, event.agent_name, event.tool_name, event.args, event.input_summary
-            )
+            entry: ToolEntry
+            if event.tool_name == "run_python":
+                entry = CodeEntry(event.depth, event.agent_name, event.args, event.input_summary)
+                self._code[event.call_id] = entry
+            else:
+                entry = ToolEntry(
+                    event.depth, event.agent_name, event.tool_name, event.args, event.input_summary
+                )
             self._tools[event.call_id] = entry
             self._add(entry)
         elif isinstance(event, ToolCompleted | ToolFailed):
@@ -186,6 +213,8 @@ class EventLog(WidgetView):
         while len(self._entries) > self.max_entries:
             old = self._entries.popleft()
             self.hidden += 1
+            if isinstance(old, CodeEntry):
+                self._code = {k: v for k, v in self._code.items() if v is not old}
             self._evicted.append(old)
             if isinstance(old, TextEntry):
                 # Later tokens of a scrolled-out block start a new, visible one.

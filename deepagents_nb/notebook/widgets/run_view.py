@@ -214,6 +214,9 @@ class RunView(WidgetView):
         if result is None:
             return
         self.result = result
+        log = self.dashboard.event_log
+        log.show_tool_results(result.messages, redact=self.agent.config.pii_sanitization)
+        log.flush()
         if result.interrupt is not None:
             # The approval widget, at the top below, stands for the answer.
             self.answer.layout.display = "none"
