@@ -110,12 +110,31 @@ def diff_html(diff: str) -> str:
     )
 
 
+def highlighted_python(code: str) -> str:
+    """`code` as HTML with inline colours, so a saved copy keeps them without a stylesheet
+    (pygments, which IPython depends on; plain escaped text without it)."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:
+        return escape(code)
+    formatter = HtmlFormatter(noclasses=True, nowrap=True, style="default")
+    return str(highlight(code, PythonLexer(), formatter))
+
+
 def interrupt_html(interrupt: AgentInterrupt, *, redact: bool = False) -> str:
     """What waits for approval: the change as a coloured diff when the interrupt has one
     (gated file edits), else the call's arguments as JSON."""
     args = interrupt.tool_args if isinstance(interrupt.tool_args, dict) else {}
     target = ""
-    if interrupt.diff is not None:
+    if interrupt.diff is not None and interrupt.tool_name == "run_python":
+        code = redact_pii(interrupt.diff) if redact else interrupt.diff
+        body = (
+            f"<pre class='dnb-code-source' style='margin:4px 0;white-space:pre-wrap'>"
+            f"{highlighted_python(code)}</pre>"
+        )
+    elif interrupt.diff is not None:
         if "file_path" in args:
             target = f" on <code>{escape(str(args['file_path']))}</code>"
         body = diff_html(redact_pii(interrupt.diff) if redact else interrupt.diff)

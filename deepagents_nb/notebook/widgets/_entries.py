@@ -7,6 +7,7 @@ import json
 from html import escape
 from typing import Any, Literal
 
+from deepagents_nb.display import highlighted_python
 from deepagents_nb.messages import Image
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, MUTED_COLOR
 
@@ -142,17 +143,6 @@ class ToolEntry(Entry):
 
 
 THUMBNAIL_STYLE = "max-width:360px;max-height:240px;border:1px solid #e5e7eb;margin:2px 4px 2px 0"
-
-
-def highlighted_python(code: str) -> str:
-    """`code` as HTML with inline colours (pygments, IPython's own dependency), so a
-    saved copy keeps them without a stylesheet."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    formatter = HtmlFormatter(noclasses=True, nowrap=True, style="default")
-    return str(highlight(code, PythonLexer(), formatter))
 
 
 def thumbnail_html(image: Image) -> str:
