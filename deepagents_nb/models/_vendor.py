@@ -1,12 +1,14 @@
 """What every vendor adapter shares: the guard, retries, error mapping, timing.
 
 `VendorModel` is the base of the OpenAI, Anthropic and Gemini adapters; the
-helpers below turn tool-call arguments to and from the vendors' forms.
+helpers below turn tool-call arguments to and from the vendors' forms,
+and images into them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import weakref
@@ -15,6 +17,7 @@ from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 from deepagents_nb.exceptions import ConfigurationError, ModelAPIError
+from deepagents_nb.messages import Image, Message
 from deepagents_nb.models._errors import transport_error
 from deepagents_nb.models._retry import RetryPolicy, call_with_retries, stream_with_retries
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete, StreamEvent
@@ -45,6 +48,19 @@ def arguments_object(args: dict[str, Any] | str) -> dict[str, Any]:
 
 def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+# ----- images -----------------------------------------------------------------------------
+
+
+def image_base64(image: Image) -> str:
+    """The image's bytes in standard (not URL-safe) base64, as the vendors' JSON wants them."""
+    return base64.b64encode(image.data).decode("ascii")
+
+
+def tool_images_caption(message: Message) -> str:
+    """The text that says whose images follow, for vendors whose tool results carry none."""
+    return f"Images from the tool call {message.tool_call_id} ({message.name or 'tool'}):"
 
 
 # ----- the adapter base -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.exceptions import ModelAPIError
-from deepagents_nb.messages import Message, ToolCall, new_call_id
+from deepagents_nb.messages import Image, Message, ToolCall, new_call_id
 from deepagents_nb.models._errors import (
     make_error,
     parse_retry_after,
@@ -25,7 +25,12 @@ from deepagents_nb.models._errors import (
     transport_error,
 )
 from deepagents_nb.models._retry import RetryPolicy
-from deepagents_nb.models._vendor import VendorModel, arguments_object, parse_arguments
+from deepagents_nb.models._vendor import (
+    VendorModel,
+    arguments_object,
+    image_base64,
+    parse_arguments,
+)
 from deepagents_nb.models.base import (
     ModelRequest,
     ModelResponse,
@@ -246,6 +251,8 @@ def to_anthropic_messages(
     Tool results become `tool_result` blocks of a user turn, and consecutive
     turns of one role are merged (all results of one assistant turn must be
     in the next user turn). System messages in the history join the system text.
+    Images are base64 `image` blocks: before the text of a user message, and after
+    the text inside a tool result's `content` (then a list of blocks, not a string).
     """
     system = [request.system] if request.system else []
     turns: list[dict[str, Any]] = []
@@ -263,7 +270,10 @@ def to_anthropic_messages(
             system.append(m.content)
         elif m.role == "tool":
             result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id}
-            if m.content:
+            if m.images:  # a list of blocks instead of the text alone
+                text = [{"type": "text", "text": m.content}] if m.content else []
+                result["content"] = [*text, *(_image_block(image) for image in m.images)]
+            elif m.content:
                 result["content"] = m.content
             if m.is_error:
                 result["is_error"] = True
@@ -282,6 +292,11 @@ def to_anthropic_messages(
                 for c in m.tool_calls
             )
             add("assistant", blocks)
+        elif m.images:  # images first: Claude reads them best before the question
+            content = [_image_block(image) for image in m.images]
+            if m.content:
+                content.append({"type": "text", "text": m.content})
+            add("user", content)
         else:
             add("user", [{"type": "text", "text": m.content}])
     if cache:
@@ -290,6 +305,11 @@ def to_anthropic_messages(
                 turn["content"][-1]["cache_control"] = _EPHEMERAL
                 break
     return "\n\n".join(s for s in system if s), turns
+
+
+def _image_block(image: Image) -> dict[str, Any]:
+    source = {"type": "base64", "media_type": image.media_type, "data": image_base64(image)}
+    return {"type": "image", "source": source}
 
 
 def _usage_fields(usage: Any) -> dict[str, int]:

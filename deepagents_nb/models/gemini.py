@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.exceptions import BadRequestError, ModelAPIError
-from deepagents_nb.messages import Message, ToolCall, new_call_id
+from deepagents_nb.messages import Image, Message, ToolCall, new_call_id
 from deepagents_nb.models._errors import (
     make_error,
     parse_retry_after,
@@ -25,7 +25,7 @@ from deepagents_nb.models._errors import (
     transport_error,
 )
 from deepagents_nb.models._retry import RetryPolicy
-from deepagents_nb.models._vendor import VendorModel, arguments_object
+from deepagents_nb.models._vendor import VendorModel, arguments_object, tool_images_caption
 from deepagents_nb.models.base import (
     ModelRequest,
     ModelResponse,
@@ -198,10 +198,14 @@ def to_gemini_contents(request: ModelRequest) -> tuple[str, list[dict[str, Any]]
     """The system instruction and the turns as `Content` dicts.
 
     The assistant is the "model" role; tool results are `functionResponse`
-    parts of a user turn, consecutive turns of one role merged.
+    parts of a user turn, consecutive turns of one role merged. Images are
+    `inline_data` parts: before the text of a user message; for tool results
+    (whose function responses carry JSON only, before Gemini 3), after all the
+    turn's function responses, each tool's images led by a text part naming the call.
     """
     system = [request.system] if request.system else []
     turns: list[dict[str, Any]] = []
+    tool_images: list[dict[str, Any]] = []  # parts waiting for the turn's last tool result
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
         if not parts:
@@ -212,12 +216,18 @@ def to_gemini_contents(request: ModelRequest) -> tuple[str, list[dict[str, Any]]
             turns.append({"role": role, "parts": parts})
 
     for m in request.messages:
+        if m.role != "tool" and tool_images:
+            add("user", tool_images)
+            tool_images = []
         if m.role == "system":
             system.append(m.content)
         elif m.role == "tool":
             key = "error" if m.is_error else "output"
             response = {"id": m.tool_call_id, "name": m.name or "", "response": {key: m.content}}
             add("user", [{"function_response": response}])
+            if m.images:
+                tool_images.append({"text": tool_images_caption(m)})
+                tool_images.extend(_image_part(image) for image in m.images)
         elif m.role == "assistant":
             parts: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
             signatures = (m.metadata or {}).get(SIGNATURES_KEY) or {}
@@ -229,9 +239,18 @@ def to_gemini_contents(request: ModelRequest) -> tuple[str, list[dict[str, Any]]
                     part["thought_signature"] = base64.b64decode(signatures[c.id])
                 parts.append(part)
             add("model", parts)
+        elif m.images:  # images first: Gemini reads a single image best before the prompt
+            text = [{"text": m.content}] if m.content else []
+            add("user", [*(_image_part(image) for image in m.images), *text])
         else:
             add("user", [{"text": m.content}])
+    add("user", tool_images)
     return "\n\n".join(s for s in system if s), turns
+
+
+def _image_part(image: Image) -> dict[str, Any]:
+    # Raw bytes: the SDK encodes them (URL-safe base64, which the API accepts too).
+    return {"inline_data": {"data": image.data, "mime_type": image.media_type}}
 
 
 class _Reply:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.exceptions import ModelAPIError, ServerError
-from deepagents_nb.messages import Message, ToolCall, new_call_id
+from deepagents_nb.messages import Image, Message, ToolCall, new_call_id
 from deepagents_nb.models._errors import (
     make_error,
     parse_retry_after,
@@ -23,7 +23,12 @@ from deepagents_nb.models._errors import (
     transport_error,
 )
 from deepagents_nb.models._retry import RetryPolicy
-from deepagents_nb.models._vendor import VendorModel, parse_arguments
+from deepagents_nb.models._vendor import (
+    VendorModel,
+    image_base64,
+    parse_arguments,
+    tool_images_caption,
+)
 from deepagents_nb.models.base import (
     ModelRequest,
     ModelResponse,
@@ -244,13 +249,31 @@ class OpenAIChatModel(VendorModel["AsyncOpenAI"]):
 
 
 def to_openai_messages(request: ModelRequest) -> list[dict[str, Any]]:
-    """Our messages (and system prompt) in Chat Completions form."""
+    """Our messages (and system prompt) in Chat Completions form.
+
+    A user message with images has a list of parts (its text, then an `image_url`
+    part per image, as a base64 data URL). Tool messages carry text only: the images
+    of a turn's results follow in one user message after all that turn's tool
+    messages (every `tool_call_id` must be answered before any other message).
+    """
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
+    tool_images: list[dict[str, Any]] = []  # parts waiting for the turn's last tool message
+
+    def flush_tool_images() -> None:
+        if tool_images:
+            out.append({"role": "user", "content": list(tool_images)})
+            tool_images.clear()
+
     for m in request.messages:
+        if m.role != "tool":
+            flush_tool_images()
         if m.role == "tool":
             out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content})
+            if m.images:
+                tool_images.append({"type": "text", "text": tool_images_caption(m)})
+                tool_images.extend(_image_part(image) for image in m.images)
         elif m.role == "assistant":
             item: dict[str, Any] = {"role": "assistant", "content": m.content or None}
             if m.tool_calls:
@@ -269,9 +292,19 @@ def to_openai_messages(request: ModelRequest) -> list[dict[str, Any]]:
                     for c in m.tool_calls
                 ]
             out.append(item)
+        elif m.role == "user" and m.images:
+            parts = [{"type": "text", "text": m.content}] if m.content else []
+            parts.extend(_image_part(image) for image in m.images)
+            out.append({"role": "user", "content": parts})
         else:
             out.append({"role": m.role, "content": m.content})
+    flush_tool_images()
     return out
+
+
+def _image_part(image: Image) -> dict[str, Any]:
+    url = f"data:{image.media_type};base64,{image_base64(image)}"
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _usage(usage: Any) -> Usage | None:
