@@ -188,6 +188,9 @@ def _is_empty(value: tuple[Any, ...]) -> bool:
     return not value
 
 
+_REPR_FIELDS = ("role", "content", "tool_calls", "tool_call_id", "name", "is_error", "metadata")
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation.
@@ -209,6 +212,12 @@ class Message:
     metadata: dict[str, Any] | None = None
     # Left out of the JSON when empty: text-only messages store as they always have.
     images: tuple[Image, ...] = Field(default=(), exclude_if=_is_empty)
+
+    def __repr__(self) -> str:
+        # `images` only when there are some: text-only messages read as they always have.
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
+        images = f", images={self.images!r}" if self.images else ""
+        return f"Message({shown}{images})"
 
     @classmethod
     def system(cls, content: str) -> Message:
