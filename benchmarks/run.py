@@ -6,7 +6,8 @@
 
 Ours runs in this interpreter's environment; LangChain's `deepagents` and
 `pydantic-ai` run in `benchmarks/.envs/alternatives`, created here on first use
-from `requirements-alternatives.txt` (and re-created when a pin changes). After
+from `requirements-alternatives.txt` (and re-created when a pin changes), unless
+only scenarios in which ours alone takes part are chosen (`--only kernel,images`). After
 that nothing leaves the machine: every model is a fake in the scenario scripts.
 Each scenario runs as a subprocess printing one JSON line; this script takes
 medians, prints the table, and keeps every sample in `.envs/last-run.json`.
@@ -40,6 +41,8 @@ OURS = "ours"
 LANGCHAIN = "deepagents"
 PYDANTIC_AI = "pydantic-ai"
 SCRIPTS = {OURS: "ours.py", LANGCHAIN: "alt_deepagents.py", PYDANTIC_AI: "alt_pydantic_ai.py"}
+# Scenarios of ours kept in a script of their own (the agent in the kernel).
+OURS_SCRIPTS = {"kernel": "ours_kernel.py", "images": "ours_kernel.py"}
 IMPORTS = {OURS: "deepagents_nb", LANGCHAIN: "deepagents", PYDANTIC_AI: "pydantic_ai"}
 
 # Repeats per scenario (full run, quick run). Memory figures are deterministic to
@@ -52,15 +55,25 @@ REPEATS = {
     "memory": (2, 1),
     "checkpoint": (30, 5),
     "events": (5, 2),
+    "kernel": (200, 50),  # calls per kernel; agent runs are capped at 50
+    "images": (100, 50),  # versions saved; the file growth is to 16 KiB / versions
 }
 SCENARIOS = list(REPEATS)
-# Who takes part where: pydantic-ai has no checkpointer, and only ours an event dispatcher.
+# Who takes part where: pydantic-ai has no checkpointer, and only ours an event
+# dispatcher, a Python kernel for the agent, and a scenario with images in checkpoints.
 FRAMEWORKS = {
     "overhead": [OURS, LANGCHAIN, PYDANTIC_AI],
     "concurrency": [OURS, LANGCHAIN, PYDANTIC_AI],
     "memory": [OURS, LANGCHAIN, PYDANTIC_AI],
     "checkpoint": [OURS, LANGCHAIN],
     "events": [OURS],
+    "kernel": [OURS],
+    "images": [OURS],
+}
+# What an alternative's cell says in rows only ours takes part in.
+OURS_ONLY = {
+    "kernel": {LANGCHAIN: "no kernel tool", PYDANTIC_AI: "no kernel tool"},
+    "images": {LANGCHAIN: "not measured", PYDANTIC_AI: "no saver"},
 }
 
 
@@ -97,7 +110,8 @@ def interpreter(framework: str) -> str:
 
 def run_script(framework: str, scenario: str, repeats: int) -> dict[str, Any]:
     """One scenario script in its interpreter; returns its JSON record."""
-    command = [interpreter(framework), str(HERE / SCRIPTS[framework]), scenario]
+    script = OURS_SCRIPTS.get(scenario, SCRIPTS[OURS]) if framework == OURS else SCRIPTS[framework]
+    command = [interpreter(framework), str(HERE / script), scenario]
     proc = subprocess.run(
         [*command, "--repeats", str(repeats)], capture_output=True, text=True, cwd=HERE
     )
@@ -313,6 +327,56 @@ def rows_for(results: dict[str, dict[str, dict[str, Any]]]) -> list[Row]:
                 "none (absolute)",
             )
         )
+    if "kernel" in results:
+        rows.extend(_kernel_rows(results["kernel"].get(OURS, {}).get("median", {})))
+    if "images" in results:
+        rows.extend(_image_rows(results["images"].get(OURS, {})))
+    return rows
+
+
+def _ours_only(scenario: str, label: str, unit: str, value: float | None) -> Row:
+    """A row only ours takes part in: each alternative's cell says why, no target."""
+    note = dict(OURS_ONLY[scenario])
+    if value is None:
+        note[OURS] = "not measured"
+    return Row(
+        label, unit, value, {LANGCHAIN: None, PYDANTIC_AI: None}, "none (absolute)", None, note
+    )
+
+
+def _kernel_rows(median: dict[str, float]) -> list[Row]:
+    code = 'run_python("1 + 1")'
+    rows = []
+    for mode in ("isolated", "live"):
+        p90 = median.get(f"{mode}.p90_ms")
+        tail = f", p90 {_fmt(p90, 'ms')}" if p90 is not None else ""
+        label = f"(g) {code}, {mode} kernel (median{tail})"
+        rows.append(_ours_only("kernel", label, "ms", median.get(f"{mode}.call_ms")))
+    startup = median.get("isolated.startup_ms")
+    rows.append(_ours_only("kernel", "(g) isolated kernel start-up (first call)", "ms", startup))
+    for mode in ("isolated", "live"):
+        label = f"(g) agent run calling {code}, {mode}"
+        rows.append(_ours_only("kernel", label, "ms", median.get(f"agent-{mode}.run_ms")))
+    return rows
+
+
+def _image_rows(images: dict[str, Any]) -> list[Row]:
+    """The image thread's figures; the same thread without the image in the label."""
+    median = images.get("median", {})
+    size = images.get("info", {}).get("png_bytes")
+    png = f"{size / 1024:.0f} KiB PNG" if size else "PNG"
+    rows = []
+    for backend in ("memory", "sqlite"):
+        for operation in ("save", "load"):
+            plain = median.get(f"{backend}.plain.{operation}_ms")
+            without = f" (no image: {_fmt(plain, 'ms')})" if plain is not None else ""
+            label = f"(h) {png} in checkpoint, {operation}, {backend}{without}"
+            value = median.get(f"{backend}.image.{operation}_ms")
+            rows.append(_ours_only("images", label, "ms", value))
+    plain = median.get("sqlite.plain.kib_per_version")
+    without = f" (no image: {_fmt(plain, 'KiB')})" if plain is not None else ""
+    label = f"(h) sqlite file growth per version{without}"
+    rows.append(_ours_only("images", label, "KiB", median.get("sqlite.image.kib_per_version")))
     return rows
 
 
@@ -354,7 +418,8 @@ def main() -> None:
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
-    ensure_alternatives()
+    if any(scenario == "import" or FRAMEWORKS[scenario] != [OURS] for scenario in chosen):
+        ensure_alternatives()  # not needed when only ours takes part
     load_before = os.getloadavg()[0]
 
     started = time.perf_counter()
