@@ -8,7 +8,7 @@ checkpointer backends and the notebook layer are imported from their modules,
 so `import deepagents_nb` loads no vendor SDK, pandas, plotly or IPython.
 """
 
-from deepagents_nb.agent import AgentResult, AgentRun, DeepAgent, SyncAgentRun
+from deepagents_nb.agent import AgentRun, DeepAgent, SyncAgentRun
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
 from deepagents_nb.builder import ConfigurableAgentBuilder, create_deep_agent
 from deepagents_nb.context import RunContext, ToolContext
@@ -21,6 +21,7 @@ from deepagents_nb.events import (
     EventBase,
     InterruptRaised,
     InterruptResolved,
+    OutputDelta,
     PlanningComplete,
     StateCheckpointed,
     StreamingToken,
@@ -45,6 +46,7 @@ from deepagents_nb.exceptions import (
     MissingAPIKeyError,
     ModelAPIError,
     NoPendingInterruptError,
+    OutputValidationError,
     PendingInterruptError,
     ToolArgumentsError,
     ToolDefinitionError,
@@ -61,6 +63,7 @@ from deepagents_nb.models.registry import ModelConfig, get_default_model
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
 from deepagents_nb.persistence.sqlite import SqliteCheckpointer
+from deepagents_nb.results import AgentResult
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
 from deepagents_nb.tools import Tool, ToolOutcome, tool
 from deepagents_nb.tracking import Budget, TokenTrackingConfig
@@ -118,6 +121,8 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "NoPendingInterruptError",
+    "OutputDelta",
+    "OutputValidationError",
     "PendingInterruptError",
     "PlanningComplete",
     "RunContext",

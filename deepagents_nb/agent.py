@@ -14,7 +14,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from deepagents_nb._sync import iterate_sync, run_sync
 from deepagents_nb.background import RunHandle
@@ -29,17 +29,21 @@ from deepagents_nb.hitl import (
     waiting_interrupt,
 )
 from deepagents_nb.ledger import UsageLedger
-from deepagents_nb.messages import Message, UserContent
+from deepagents_nb.messages import UserContent
 from deepagents_nb.middleware.base import Middleware, overrides
 from deepagents_nb.middleware.filesystem import FilesystemMiddleware
 from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.models.base import ChatModel
+from deepagents_nb.output import DEFAULT_RETRIES, OutputMode, OutputSpec
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer, CheckpointInfo
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
+from deepagents_nb.results import AgentResult
 from deepagents_nb.runner import Runner
 from deepagents_nb.state import AgentStateSnapshot
 from deepagents_nb.tools import Tool
-from deepagents_nb.usage import Usage, UsageTracker
+from deepagents_nb.usage import UsageTracker
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,39 +64,7 @@ class AgentConfig:
     temperature: float | None = None
     token_tracking: UsageTracker | None = None
     interrupt_on: dict[str, HitlPolicy] = field(default_factory=dict)
-
-
-@dataclass(repr=False)
-class AgentResult:
-    """What a run produced.
-
-    `messages` are the messages this run added (the user's message first);
-    `state` is the thread's whole state after the run. When the run stopped for
-    an approval, `interrupt` says what waits and `text` says the run is paused.
-    """
-
-    text: str
-    messages: list[Message]
-    state: AgentStateSnapshot
-    usage: Usage
-    thread_id: str
-    run_id: str
-    duration_ms: float
-    interrupt: AgentInterrupt | None = None
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        # Without run ids and timings, so it reads well and saved notebooks stay stable.
-        from deepagents_nb.display import result_text
-
-        return f"AgentResult(thread_id={self.thread_id!r})\n{result_text(self)}"
-
-    def _repr_html_(self) -> str:
-        from deepagents_nb.display import result_html
-
-        return result_html(self)
+    output: OutputSpec[Any] | None = None
 
 
 class DeepAgent:
@@ -134,6 +106,7 @@ class DeepAgent:
             self._tools[tool.name] = tool
         sections = [config.instructions, *(m.system_prompt() for m in self._middleware)]
         self.system_prompt = "\n\n".join(s for s in sections if s)
+        self._output_specs: dict[tuple[Any, OutputMode, int], OutputSpec[Any]] = {}
         self._runner = Runner(self)
 
     def __repr__(self) -> str:
@@ -194,33 +167,100 @@ class DeepAgent:
 
     # ----- runs ----------------------------------------------------------------------------
 
+    @overload
     async def ahandle_message(
-        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
-    ) -> AgentResult:
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: type[T],
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[T]: ...
+
+    @overload
+    async def ahandle_message(
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]: ...
+
+    async def ahandle_message(
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]:
         """Send a user message and run until the model answers or an approval is needed.
 
         `text` is a string, or a list mixing strings and `Image`s
         (`["Why is this bimodal?", Image.from_file("hist.png")]`). `state`, when
         given, replaces the thread's stored state as the starting point.
+        `output_type` (and `output_mode`) replace the agent's for this run:
+        `result.output` is then the validated value.
         """
-        return await self._runner.run(text, thread_id, state)
+        output = self._output(output_type, output_mode)
+        return await self._runner.run(text, thread_id, state, output=output)
+
+    @overload
+    def handle_message(
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: type[T],
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[T]: ...
+
+    @overload
+    def handle_message(
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]: ...
 
     def handle_message(
-        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
-    ) -> AgentResult:
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]:
         """Send a user message and run until the model answers or an approval is needed.
 
         Blocks until the run stops; works in scripts and inside a Jupyter cell (the
         sync twin of `ahandle_message`). Returns the run's `AgentResult`: `.text`,
-        the `.messages` it added, the thread's `.state`, `.usage`, and
-        `.interrupt` when it paused for an approval.
+        the `.messages` it added, the thread's `.state`, `.usage`, `.output` with
+        an `output_type`, and `.interrupt` when it paused for an approval.
         """
-        return run_sync(self.ahandle_message(text, thread_id, state))
+        output = self._output(output_type, output_mode)
+        return run_sync(self._runner.run(text, thread_id, state, output=output))
 
     def astream(
-        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
     ) -> AgentRun:
-        """Run and yield events as they happen (text arrives as `StreamingToken`s).
+        """Run and yield events as they happen (text arrives as `StreamingToken`s, a
+        structured output as `OutputDelta`s).
 
         Example::
 
@@ -229,40 +269,89 @@ class DeepAgent:
                 ...
             print(run.result.text)
         """
-        return AgentRun(partial(self._runner.run, text, thread_id, state))
+        output = self._output(output_type, output_mode)
+        return AgentRun(partial(self._runner.run, text, thread_id, state, output=output))
 
     def stream(
-        self, text: UserContent, thread_id: str = "default", state: AgentStateSnapshot | None = None
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        state: AgentStateSnapshot | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
     ) -> SyncAgentRun:
         """Run and iterate the events as they happen, from sync code (twin of `astream`).
 
         Returns a `SyncAgentRun`: loop over it for the events, then read `.result`
         (the `AgentResult`) once the loop ends.
         """
-        return SyncAgentRun(self.astream(text, thread_id, state))
+        return SyncAgentRun(
+            self.astream(text, thread_id, state, output_type=output_type, output_mode=output_mode)
+        )
 
-    def start(self, text: UserContent, thread_id: str = "default") -> RunHandle:
+    def start(
+        self,
+        text: UserContent,
+        thread_id: str = "default",
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> RunHandle:
         """Run in the background and return a `RunHandle` at once; other cells keep running.
 
         handle = agent.start("Research the topic", thread_id="bg")
         handle.done(); handle.cancel(); handle.result()
         """
-        return RunHandle(self.astream(text, thread_id), thread_id)
+        run = self.astream(text, thread_id, output_type=output_type, output_mode=output_mode)
+        return RunHandle(run, thread_id)
+
+    def _output(self, output_type: Any, mode: OutputMode | None) -> OutputSpec[Any] | None:
+        """This run's output type: the one given (compiled once per type), or the agent's."""
+        default = self.config.output
+        if output_type is None:
+            if mode is not None and default is not None and mode != default.mode:
+                return self._output(default.output_type, mode)
+            return default
+        mode = mode or (default.mode if default is not None else "tool")
+        retries = default.retries if default is not None else DEFAULT_RETRIES
+        try:
+            key = (output_type, mode, retries)
+            spec = self._output_specs.get(key)
+        except TypeError:  # an unhashable type: compiled each time
+            return OutputSpec(output_type, mode, retries)
+        if spec is None:
+            spec = self._output_specs[key] = OutputSpec(output_type, mode, retries)
+        return spec
 
     # ----- approvals -----------------------------------------------------------------------
 
     async def aresume_with_approval(
-        self, action: HitlAction, thread_id: str = "default"
-    ) -> AgentResult:
+        self,
+        action: HitlAction,
+        thread_id: str = "default",
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]:
         """Answer the thread's pending interrupt and continue the run to its next stop.
 
         `action` is `HitlAction.accept()`, `.edit(...)`, `.reject(...)` or
         `.respond(...)`. Returns the continued run's `AgentResult` (with a new
-        `.interrupt` if another gated call is reached).
+        `.interrupt` if another gated call is reached). Pass the `output_type` the
+        run was started with, unless it is the agent's own.
         """
-        return await self._runner.resume(action, thread_id)
+        output = self._output(output_type, output_mode)
+        return await self._runner.resume(action, thread_id, output=output)
 
-    def resume_with_approval(self, action: HitlAction, thread_id: str = "default") -> AgentResult:
+    def resume_with_approval(
+        self,
+        action: HitlAction,
+        thread_id: str = "default",
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentResult[Any]:
         """Answer the thread's pending interrupt and continue the run to its next stop.
 
         Blocks until the run stops again (the sync twin of `aresume_with_approval`)
@@ -270,18 +359,39 @@ class DeepAgent:
 
             agent.resume_with_approval(HitlAction.accept(), thread_id="ops")
         """
-        return run_sync(self.aresume_with_approval(action, thread_id))
+        return run_sync(
+            self.aresume_with_approval(
+                action, thread_id, output_type=output_type, output_mode=output_mode
+            )
+        )
 
-    def astream_resume(self, action: HitlAction, thread_id: str = "default") -> AgentRun:
+    def astream_resume(
+        self,
+        action: HitlAction,
+        thread_id: str = "default",
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> AgentRun:
         """Like `aresume_with_approval`, yielding the continued run's events as they happen."""
-        return AgentRun(partial(self._runner.resume, action, thread_id, None))
+        output = self._output(output_type, output_mode)
+        return AgentRun(partial(self._runner.resume, action, thread_id, None, output=output))
 
-    def stream_resume(self, action: HitlAction, thread_id: str = "default") -> SyncAgentRun:
+    def stream_resume(
+        self,
+        action: HitlAction,
+        thread_id: str = "default",
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+    ) -> SyncAgentRun:
         """Like `resume_with_approval`, iterating the continued run's events from sync code.
 
         Returns a `SyncAgentRun`; its `.result` is the `AgentResult` once the loop ends.
         """
-        return SyncAgentRun(self.astream_resume(action, thread_id))
+        return SyncAgentRun(
+            self.astream_resume(action, thread_id, output_type=output_type, output_mode=output_mode)
+        )
 
     async def acurrent_interrupt(self, thread_id: str = "default") -> AgentInterrupt | None:
         """What the thread waits for, read from the checkpointer (so also after a restart)."""

@@ -23,7 +23,8 @@ from deepagents_nb.events import (
 )
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult, AgentRun
+    from deepagents_nb.agent import AgentRun
+    from deepagents_nb.results import AgentResult
 
 EventListener = Callable[[EventBase], None]
 

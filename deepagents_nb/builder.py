@@ -22,6 +22,7 @@ from deepagents_nb.middleware.subagents import SubAgent, SubAgentConfig
 from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel
 from deepagents_nb.models.registry import ModelConfig, ModelSpec, resolve_model
+from deepagents_nb.output import DEFAULT_RETRIES, OutputMode, as_output_spec
 from deepagents_nb.persistence.base import Checkpointer
 from deepagents_nb.tools import Tool, ToolFunction, as_tool
 from deepagents_nb.tracking import Budget, TokenTracker, TokenTrackingConfig, build_tracker
@@ -65,6 +66,7 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_anthropic": "model",
     "with_gemini": "model",
     "with_python": "python",
+    "with_output_type": "output_type",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -326,6 +328,27 @@ class ConfigurableAgentBuilder:
         )
         return self
 
+    def with_output_type(
+        self,
+        output_type: Any,
+        mode: OutputMode = "tool",
+        retries: int = DEFAULT_RETRIES,
+    ) -> ConfigurableAgentBuilder:
+        """End every run with a validated `output_type` (`result.output`); None turns it off.
+
+        `output_type` may be a pydantic model, dataclass, TypedDict, primitive,
+        `Literal[...]`, `list[...]` or a union. `mode` is how the model gives it:
+        `"tool"` (a `final_answer` tool: every provider), `"native"` (the vendor's
+        JSON-schema mode) or `"prompted"` (JSON in the text). An invalid answer goes
+        back to the model up to `retries` times, then `OutputValidationError`.
+
+        Raises:
+            ConfigurationError: an unknown mode, negative retries, or a type pydantic
+                cannot validate.
+        """
+        self._config.output = as_output_spec(output_type, mode, retries)
+        return self
+
     def build(self) -> DeepAgent:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
@@ -380,6 +403,9 @@ def create_deep_agent(
     python: PythonMode | None = None,
     python_policy: HitlPolicy | bool | None = None,
     python_timeout: float = DEFAULT_PYTHON_TIMEOUT,
+    output_type: Any = None,
+    output_mode: OutputMode = "tool",
+    output_retries: int = DEFAULT_RETRIES,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -409,6 +435,7 @@ def create_deep_agent(
     if budget is not None:
         builder.with_budget(budget)
     builder.with_python(python, policy=python_policy, timeout=python_timeout)
+    builder.with_output_type(output_type, output_mode, output_retries)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from deepagents_nb.hitl import HitlAction
     from deepagents_nb.messages import ToolCall
     from deepagents_nb.models.base import ChatModel, ModelResponse
+    from deepagents_nb.output import OutputRun
 
 
 @dataclass
@@ -47,6 +48,8 @@ class RunContext:
     """The approval policies of this run (its agent's and its parents')."""
     added: list[Message] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    output: OutputRun | None = None
+    """The run's structured output, when it has an `output_type`."""
 
     def record_usage(self, response: ModelResponse, model: ChatModel) -> None:
         """Count a model call: run totals, the tracker (cost, budgets), a `TokenUsage` event."""

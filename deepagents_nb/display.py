@@ -17,8 +17,8 @@ from deepagents_nb.security import redact_pii, sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, TodoItem
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult
     from deepagents_nb.hitl import AgentInterrupt
+    from deepagents_nb.results import AgentResult
 
 STATUS_MARK = {"pending": "☐", "in_progress": "◐", "completed": "☑"}
 STATUS_COLOR = {"pending": "#6b7280", "in_progress": "#b45309", "completed": "#15803d"}

@@ -163,6 +163,15 @@ class StreamingToken(EventBase):
     token: str
 
 
+class OutputDelta(EventBase):
+    """The structured output filling in (`output_type=...` runs): `value` is the part
+    parsed so far as JSON data, then the whole validated output with `final=True`."""
+
+    event_type: Literal["output_delta"] = "output_delta"
+    value: Any = None
+    final: bool = False
+
+
 AgentEvent = Annotated[
     AgentStarted
     | AgentCompleted
@@ -178,7 +187,8 @@ AgentEvent = Annotated[
     | TokenUsage
     | InterruptRaised
     | InterruptResolved
-    | StreamingToken,
+    | StreamingToken
+    | OutputDelta,
     Field(discriminator="event_type"),
 ]
 """Any event; `AGENT_EVENT_ADAPTER.validate_json(...)` reads one back."""

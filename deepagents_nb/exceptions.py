@@ -17,7 +17,8 @@ them by accident.
     │   │   └── ToolExecutionError .... raised by a tool to tell the model what went wrong
     │   ├── AgentRunError ............. a run could not finish
     │   │   ├── MaxTurnsExceededError . the model kept calling tools past the limit
-    │   │   └── BudgetExceededError ... a token or cost budget is used up
+    │   │   ├── BudgetExceededError ... a token or cost budget is used up
+    │   │   └── OutputValidationError . the answer failed `output_type` past its retries
     │   ├── ModelAPIError ............. a provider call failed (after retries)
     │   │   ├── AuthenticationError
     │   │   ├── RateLimitError ........ carries `retry_after` seconds when known
@@ -108,6 +109,18 @@ class MaxTurnsExceededError(AgentRunError):
 
 class BudgetExceededError(AgentRunError):
     """A token or cost budget was used up; the thread's completed steps are saved."""
+
+
+class OutputValidationError(AgentRunError):
+    """The model's answer failed the run's `output_type`, retries included.
+
+    `raw_output` is the last answer as the model gave it (the `final_answer`
+    arguments or the text); the thread is saved with it.
+    """
+
+    def __init__(self, message: str, raw_output: object) -> None:
+        super().__init__(message)
+        self.raw_output = raw_output
 
 
 class ModelAPIError(DeepAgentsError):

@@ -14,11 +14,12 @@ crash turns them into an interrupt instead of a silent second run.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.context import RunContext, ToolContext
 from deepagents_nb.events import (
@@ -28,6 +29,7 @@ from deepagents_nb.events import (
     EventBase,
     InterruptRaised,
     InterruptResolved,
+    OutputDelta,
     StateCheckpointed,
     StreamingToken,
 )
@@ -62,13 +64,15 @@ from deepagents_nb.messages import Image, Message, ToolCall, UserContent, user_m
 from deepagents_nb.middleware.base import overrides
 from deepagents_nb.middleware.subagents import AgentAsSubAgent, SubAgentMiddleware
 from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
+from deepagents_nb.output import FINAL_ANSWER, OUTPUT_KEY, OutputInvalid, OutputRun, OutputSpec
+from deepagents_nb.results import AgentResult
 from deepagents_nb.security import StreamRedactor, preview, redact_pii, sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, apply_update
 from deepagents_nb.state_size import sizer_of
 from deepagents_nb.tool_calls import ToolCaller, ms_since
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult, DeepAgent
+    from deepagents_nb.agent import DeepAgent
 
 EventSink = Callable[[EventBase], None]
 
@@ -80,6 +84,7 @@ class _Start:
     text: str | None = None
     action: HitlAction | None = None
     images: tuple[Image, ...] = ()
+    output: OutputSpec[Any] | None = None
 
 
 class Runner:
@@ -109,14 +114,16 @@ class Runner:
         state: AgentStateSnapshot | None = None,
         sink: EventSink | None = None,
         parent: RunContext | None = None,
+        output: OutputSpec[Any] | None = None,
     ) -> AgentResult:
         """A new user message (text, or text and images). With `parent`, a sub-agent
-        run: never saved, and reporting its events to the parent's listeners."""
+        run: never saved, and reporting its events to the parent's listeners. `output`
+        replaces the agent's output type for this run."""
         try:
             message = user_message(text)
         except TypeError as exc:
             raise ConfigurationError(str(exc)) from None
-        start = _Start(text=message.content, images=message.images)
+        start = _Start(text=message.content, images=message.images, output=output)
         return await self._go(start, thread_id, state, sink, parent)
 
     async def resume(
@@ -126,6 +133,7 @@ class Runner:
         state: AgentStateSnapshot | None = None,
         sink: EventSink | None = None,
         parent: RunContext | None = None,
+        output: OutputSpec[Any] | None = None,
     ) -> AgentResult:
         """Decide the waiting call of a paused thread and continue the run."""
         if not isinstance(action, HitlAction):
@@ -133,7 +141,7 @@ class Runner:
                 f"resume_with_approval needs a HitlAction (HitlAction.accept(), .edit(...), "
                 f".reject(...), .respond(...)), got {action!r}"
             )
-        return await self._go(_Start(action=action), thread_id, state, sink, parent)
+        return await self._go(_Start(action=action, output=output), thread_id, state, sink, parent)
 
     # ----- the loop ------------------------------------------------------------------------
 
@@ -163,6 +171,9 @@ class Runner:
             finished, paused = paused, None
         _check_start(start, paused, thread_id)
         run = self._context(thread_id, state, sink, parent)
+        spec = start.output or self.config.output
+        if spec is not None:
+            run.output = OutputRun(spec)
         if run.listening:
             said = start.text if start.text is not None else _resumed(start.action, run.sanitize)
             if start.images:  # events name images, never carry their bytes
@@ -188,6 +199,8 @@ class Runner:
                 if interrupt is not None:
                     return await self._pause(run, interrupt, started, persist)
             for _ in range(self.config.max_turns):
+                if run.output is not None and run.output.done:
+                    break  # a resumed turn held the final answer
                 if run.tracker is not None:
                     run.tracker.check_budget(thread_id=run.thread_id, run_id=run.run_id)
                 response = await self._call_model(run)
@@ -199,9 +212,14 @@ class Runner:
                     version = await self._close_turn(run, turn, interrupt, version, persist)
                     if interrupt is not None:
                         return await self._pause(run, interrupt, started, persist)
-                elif persist:
-                    version = await self._checkpoint(run, version)
-                if not calls:
+                else:
+                    if run.output is not None:
+                        self._output_from_text(run, response.message.content)
+                    if persist:
+                        version = await self._checkpoint(run, version)
+                if run.output is not None and run.output.error is not None:
+                    raise run.output.error  # after the save: the thread keeps the answer
+                if run.output.done if run.output is not None else not calls:
                     break
             else:
                 raise MaxTurnsExceededError(self.config.max_turns)
@@ -221,6 +239,12 @@ class Runner:
         finally:
             hold_claims(run.run_id, False)
         answer = state.messages[-1].content
+        if run.output is not None:
+            answer = json.dumps(run.output.spec.to_json(run.output.value), ensure_ascii=False)
+            if run.listening:
+                value = run.output.spec.to_json(run.output.value)
+                shown = sanitize_json(value, redact_strings=True) if run.sanitize else value
+                run.emit(OutputDelta(value=shown, final=True, **run.event_meta()))
         if run.listening:
             run.emit(
                 AgentCompleted(
@@ -269,8 +293,6 @@ class Runner:
         interrupt: AgentInterrupt | None,
         persist: bool,
     ) -> AgentResult:
-        from deepagents_nb.agent import AgentResult
-
         if persist:
             await self.agent.dispatcher.flush()
         return AgentResult(
@@ -282,6 +304,7 @@ class Runner:
             run_id=run.run_id,
             duration_ms=ms_since(started),
             interrupt=interrupt,
+            output=run.output.value if run.output is not None else None,
         )
 
     async def _pause(
@@ -305,12 +328,19 @@ class Runner:
         return await self._result(run, f"Paused: {interrupt}", started, interrupt, persist)
 
     async def _call_model(self, run: RunContext) -> ModelResponse:
+        system, tools, answer = self.agent.system_prompt, self._schemas, None
+        if run.output is not None:
+            spec = run.output.spec
+            system = f"{system}\n\n{spec.instructions()}" if system else spec.instructions()
+            tools = (*tools, spec.tool_schema()) if spec.mode == "tool" else tools
+            answer = spec.format
         request = ModelRequest(
             messages=tuple(run.state.messages),
-            system=self.agent.system_prompt,
-            tools=self._schemas,
+            system=system,
+            tools=tools,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
+            output=answer,
         )
         for m in self._before_model:
             request = await m.before_model(request, run)
@@ -330,6 +360,7 @@ class Runner:
         meta = run.event_meta()
         # Redacting token by token would let a card or an e-mail split over two through.
         redactor = StreamRedactor() if run.sanitize else None
+        partial = _PartialOutput(run) if run.output and run.output.spec.mode != "tool" else None
         async for event in self.model.stream(request):
             if isinstance(event, ResponseComplete):
                 rest = redactor.flush() if redactor is not None else ""
@@ -340,10 +371,31 @@ class Runner:
                 token = redactor.feed(event.text) if redactor is not None else event.text
                 if token:
                     run.emit(StreamingToken(token=token, **meta))
+                if partial is not None:
+                    partial.feed(event.text)
         raise ModelAPIError(
             "the model's stream ended before its response was complete",
             provider=self.model.provider,
         )
+
+    def _output_from_text(self, run: RunContext, text: str) -> None:
+        """Take a text answer as the output, or tell the model what to fix."""
+        assert run.output is not None
+        spec = run.output.spec
+        try:
+            if spec.mode == "tool":
+                raise OutputInvalid(
+                    f"Answer by calling {FINAL_ANSWER} with the answer as its arguments, "
+                    f"not in text.",
+                    text,
+                )
+            value = spec.parse_text(text)
+        except OutputInvalid as invalid:
+            run.output.reject(invalid)
+            if run.output.error is None:
+                run.add_message(Message.user(invalid.message))
+            return
+        _keep_output(run, value)
 
     async def _checkpoint(self, run: RunContext, version: int, step: bool = True) -> int:
         """Save the state if the thread is still at `version`.
@@ -367,13 +419,17 @@ class Runner:
     # ----- turns: tool calls, approvals, paused sub-agents ---------------------------------
 
     def _new_turn(self, run: RunContext, calls: Sequence[ToolCall]) -> PendingTurn:
-        """A model's calls as a turn: those a gate stops wait for approval."""
+        """A model's calls as a turn: those a gate stops wait for approval; a
+        `final_answer` is checked at once (it runs nothing) and taken when the turn ends."""
         turn = PendingTurn(calls=[PendingCall(call=c) for c in calls])
         gates = run.gates
-        if gates:
-            for entry in turn.calls:
-                if gates.gate(entry.call.name) is not None:
-                    entry.waiting = "approval"
+        answering = run.output is not None and run.output.spec.mode == "tool"
+        for entry in turn.calls:
+            if answering and entry.call.name == FINAL_ANSWER:
+                assert run.output is not None
+                entry.result = _check_final_answer(run.output, entry.call)
+            elif gates and gates.gate(entry.call.name) is not None:
+                entry.waiting = "approval"
         return turn
 
     async def _run_ready(
@@ -516,6 +572,8 @@ class Runner:
             store_pending(run.state, turn)
         else:
             store_pending(run.state, None)
+            if run.output is not None:
+                _take_final_answer(run, turn)
             for entry in turn.calls:
                 assert entry.result is not None
                 apply_update(run.state, entry.result.update)
@@ -529,6 +587,78 @@ class Runner:
                     )
                 )
         return await self._checkpoint(run, version) if persist else version
+
+
+def _check_final_answer(output: OutputRun, call: ToolCall) -> CallResult:
+    """A `final_answer` call's result: accepted for now, or the fields to fix."""
+    try:
+        output.spec.parse_args(call.args)
+    except OutputInvalid as invalid:
+        output.reject(invalid)
+        return CallResult(content=invalid.message, is_error=True)
+    return CallResult(content="Final answer received.")
+
+
+def _take_final_answer(run: RunContext, turn: PendingTurn) -> None:
+    """At a turn's end, take its valid `final_answer`, unless another call of the turn
+    failed or was rejected (the answer may count on it): then the model answers again."""
+    assert run.output is not None
+    answers = [
+        e
+        for e in turn.calls
+        if e.call.name == FINAL_ANSWER and e.result is not None and not e.result.is_error
+    ]
+    if not answers:
+        return
+    failed = [e.call.name for e in turn.calls if e.result is not None and e.result.is_error]
+    if failed:
+        for entry in answers:
+            entry.result = CallResult(
+                content=f"Not taken: {', '.join(failed)} in the same turn did not succeed, and "
+                f"the answer may count on it. Deal with that, then call {FINAL_ANSWER} again.",
+                is_error=True,
+            )
+        return
+    try:  # parsed again: a resumed turn's answer was checked by an earlier process
+        value = run.output.spec.parse_args(answers[-1].call.args)
+    except OutputInvalid as invalid:  # another output type on resume
+        answers[-1].result = CallResult(content=invalid.message, is_error=True)
+        run.output.reject(invalid)
+        return
+    _keep_output(run, value)
+
+
+def _keep_output(run: RunContext, value: Any) -> None:
+    """The run's output, kept in the thread (a reloaded thread has it)."""
+    assert run.output is not None
+    run.output.take(value)
+    data = run.output.spec.to_json(value)
+    run.state.extra[OUTPUT_KEY] = {
+        "run_id": run.run_id,
+        "type": run.output.spec.name,
+        "value": data,
+    }
+
+
+class _PartialOutput:
+    """Emits `OutputDelta`s as a JSON answer streams in (native and prompted modes)."""
+
+    def __init__(self, run: RunContext) -> None:
+        assert run.output is not None
+        self.run = run
+        self.spec = run.output.spec
+        self.text = ""
+        self.last: Any = None
+
+    def feed(self, text: str) -> None:
+        self.text += text
+        value = self.spec.partial(self.text)
+        if value is None or value == self.last or value in ({}, []):
+            return
+        self.last = value
+        run = self.run
+        shown = sanitize_json(value, redact_strings=True) if run.sanitize else value
+        run.emit(OutputDelta(value=shown, **run.event_meta()))
 
 
 def _settle(entry: PendingCall, outcome: CallResult | SubAgentSuspended) -> None:

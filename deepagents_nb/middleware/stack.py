@@ -25,6 +25,7 @@ from deepagents_nb.middleware.subagents import (
     SubAgentMiddleware,
 )
 from deepagents_nb.middleware.summarization import SummarizationConfig, SummarizationMiddleware
+from deepagents_nb.output import as_output_spec
 from deepagents_nb.tools import as_tool
 
 
@@ -68,6 +69,7 @@ def _subagent(config: SubAgentConfig, parent: AgentConfig, options: StackOptions
             max_turns=parent.max_turns,
             max_tokens=parent.max_tokens,
             temperature=parent.temperature,
+            output=as_output_spec(config.output_type, config.output_mode),
         )
     )
     return AgentAsSubAgent(agent)

@@ -12,19 +12,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from deepagents_nb.context import ToolContext
 from deepagents_nb.events import SubAgentCompleted, SubAgentStarted
 from deepagents_nb.exceptions import ConfigurationError, ToolExecutionError
 from deepagents_nb.middleware.base import Middleware
+from deepagents_nb.output import OutputMode
 from deepagents_nb.security import safe_preview, truncate
 from deepagents_nb.state import AgentStateSnapshot
 from deepagents_nb.tools import Tool, ToolFunction, tool
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult, DeepAgent
+    from deepagents_nb.agent import DeepAgent
     from deepagents_nb.models.base import ChatModel
+    from deepagents_nb.results import AgentResult
 
 GENERAL_PURPOSE = "general-purpose"
 GENERAL_PURPOSE_DESCRIPTION = (
@@ -45,6 +47,8 @@ class SubAgentConfig:
     """A specialised sub-agent: its name, when to use it, and how it works.
 
     `tools=None` gives it the parent's tools; `model=None` the parent's model.
+    With `output_type`, it answers with a validated value and the `task` tool's
+    result is that value as JSON (`output_mode` as in `create_deep_agent`).
     """
 
     name: str
@@ -52,6 +56,8 @@ class SubAgentConfig:
     instructions: str
     tools: Sequence[Tool | ToolFunction] | None = None
     model: ChatModel | None = None
+    output_type: Any = None
+    output_mode: OutputMode = "tool"
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from deepagents_nb.exceptions import ModelAPIError
+from deepagents_nb.exceptions import ConfigurationError, ModelAPIError
 from deepagents_nb.messages import Image, Message, ToolCall, new_call_id
 from deepagents_nb.models._errors import (
     make_error,
@@ -99,7 +99,9 @@ class AnthropicModel(VendorModel["AsyncAnthropic"]):
         )
         self._client_options = dict(client_options or {})
         create = anthropic.resources.messages.AsyncMessages.create
-        self._takes_temperature = "temperature" in inspect.signature(create).parameters
+        parameters = inspect.signature(create).parameters
+        self._takes_temperature = "temperature" in parameters
+        self._takes_output_config = "output_config" in parameters
         self._warned_temperature = False
 
     def _new_client(self) -> AsyncAnthropic:
@@ -131,6 +133,15 @@ class AnthropicModel(VendorModel["AsyncAnthropic"]):
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
+        if request.output is not None and request.output.mode == "native":
+            if not self._takes_output_config:
+                raise ConfigurationError(
+                    "the installed anthropic SDK has no structured-output format: upgrade it "
+                    '(pip install -U anthropic) or use output_mode="tool"'
+                )
+            # Anthropic's structured outputs: the same strict schema as OpenAI's.
+            schema = request.output.strict_schema
+            params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         temperature = self._temperature(request)
         if temperature is not None and self._takes_temperature:
             params["temperature"] = temperature

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from deepagents_nb.messages import Message
+from deepagents_nb.output import OutputFormat
 from deepagents_nb.tools import ToolSchema
 from deepagents_nb.usage import Usage
 
@@ -21,6 +22,9 @@ class ModelRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    output: OutputFormat | None = None
+    """The answer's format when the run has an `output_type` (`"native"` mode is for
+    the adapter to apply; the other modes are already in `tools` or `system`)."""
 
 
 @dataclass

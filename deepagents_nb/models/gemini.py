@@ -127,6 +127,7 @@ class GeminiModel(VendorModel["Client"]):
                 for t in request.tools
             ]
             tools = [types.Tool(function_declarations=declarations)]
+        native = request.output is not None and request.output.mode == "native"
         config: genai_types.GenerateContentConfig = types.GenerateContentConfig(
             system_instruction=system or None,
             tools=tools,
@@ -134,6 +135,9 @@ class GeminiModel(VendorModel["Client"]):
             temperature=self._temperature(request),
             # The agent runs the tools; the SDK must only report the calls.
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            # Structured output in Gemini's own JSON-schema mode.
+            response_mime_type="application/json" if native else None,
+            response_json_schema=request.output.schema if native and request.output else None,
         )
         return config
 

@@ -143,6 +143,15 @@ class OpenAIChatModel(VendorModel["AsyncOpenAI"]):
                 }
                 for t in request.tools
             ]
+        if request.output is not None and request.output.mode == "native":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.output.name,
+                    "schema": request.output.strict_schema,
+                    "strict": True,
+                },
+            }
         max_tokens = self._max_tokens(request)
         if max_tokens is not None:
             params[self._max_tokens_field] = max_tokens

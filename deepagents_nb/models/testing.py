@@ -11,9 +11,12 @@ token (there is no real tokenizer offline), so cost charts have data to show.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
+
+from pydantic import TypeAdapter
 
 from deepagents_nb.exceptions import ModelBehaviorError
 from deepagents_nb.messages import Message, ToolCall
@@ -24,10 +27,13 @@ from deepagents_nb.models.base import (
     StreamEvent,
     TextDelta,
 )
+from deepagents_nb.output import FINAL_ANSWER, is_model_like
 from deepagents_nb.usage import Usage
 
-ScriptItem: TypeAlias = str | ToolCall | Sequence[ToolCall] | Message | ModelResponse
-"""A final answer, one tool call, several parallel calls, or a full message/response."""
+ScriptItem: TypeAlias = str | ToolCall | Sequence[ToolCall] | Message | ModelResponse | Any
+"""A final answer, one tool call, several parallel calls, a full message/response, or
+structured output (a pydantic model, dataclass, dict or list of them) for a run with an
+`output_type`: delivered as a `final_answer` call or JSON text, as the run's mode asks."""
 
 _WORD = re.compile(r"\S+\s*|\s+")
 
@@ -66,12 +72,15 @@ def to_response(
                     f"a scripted message must be an assistant message, got role {item.role!r}"
                 )
             message = item
-        elif isinstance(item, Sequence) and all(isinstance(c, ToolCall) for c in item):
+        elif isinstance(item, Sequence) and all(isinstance(c, ToolCall) for c in item) and item:
             message = Message.assistant(tool_calls=[c for c in item if isinstance(c, ToolCall)])
+        elif is_model_like(item) or isinstance(item, list):
+            message = _structured(item, request)
         else:
             raise ModelBehaviorError(
                 f"cannot use {item!r} as a model response: give a str, a ToolCall, "
-                f"a list of ToolCalls, an assistant Message or a ModelResponse"
+                f"a list of ToolCalls, an assistant Message, a ModelResponse, or structured "
+                f"output (a pydantic model, dataclass, dict or list of them)"
             )
         response = ModelResponse(message=message)
     if response.usage is None:
@@ -87,6 +96,23 @@ def to_response(
     if response.stop_reason is None:
         response.stop_reason = "tool_use" if response.message.tool_calls else "end_turn"
     return response
+
+
+def _structured(item: Any, request: ModelRequest) -> Message:
+    """A scripted structured answer, given the way the run asks for it: a `final_answer`
+    call (tool mode) or JSON text (native and prompted modes)."""
+    answer = request.output
+    if answer is None:
+        raise ModelBehaviorError(
+            f"the script gives structured output ({type(item).__name__}) but the run has no "
+            f"output_type"
+        )
+    data = TypeAdapter(Any).dump_python(item, mode="json")
+    if answer.wrapped and not (isinstance(data, dict) and set(data) == {"response"}):
+        data = {"response": data}
+    if answer.mode == "tool":
+        return Message.assistant(tool_calls=[ToolCall(FINAL_ANSWER, data)])
+    return Message.assistant(json.dumps(data, ensure_ascii=False))
 
 
 async def _stream_response(response: ModelResponse) -> AsyncIterator[StreamEvent]:

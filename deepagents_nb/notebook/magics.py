@@ -22,13 +22,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
-from deepagents_nb.agent import AgentResult, DeepAgent
+from deepagents_nb.agent import DeepAgent
 from deepagents_nb.background import RunHandle
 from deepagents_nb.display import FilesView, TodoView
 from deepagents_nb.exceptions import HitlError, MissingAPIKeyError
 from deepagents_nb.hitl import HitlAction
 from deepagents_nb.messages import Image, UserContent
 from deepagents_nb.notebook.plain import PlainPrinter
+from deepagents_nb.results import AgentResult
 
 DEFAULT_STORE = Path(".deepagents") / "threads.db"
 COMMANDS = (

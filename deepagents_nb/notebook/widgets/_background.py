@@ -14,8 +14,8 @@ from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, FONT, MUTED_COLOR
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult
     from deepagents_nb.background import RunHandle
+    from deepagents_nb.results import AgentResult
 
 POLL_SECONDS = 0.1
 

@@ -20,7 +20,8 @@ from deepagents_nb.notebook.widgets._throttle import Pacing
 from deepagents_nb.notebook.widgets.event_log import EventLog
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult, DeepAgent
+    from deepagents_nb.agent import DeepAgent
+    from deepagents_nb.results import AgentResult
 
 EventHandler = Callable[[EventBase], None]
 DoneHandler = Callable[["AgentResult | None"], None]

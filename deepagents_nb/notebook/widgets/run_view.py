@@ -19,8 +19,9 @@ from deepagents_nb.notebook.widgets.approval import ApprovalWidget
 from deepagents_nb.notebook.widgets.dashboard import AgentDashboard
 
 if TYPE_CHECKING:
-    from deepagents_nb.agent import AgentResult, DeepAgent, SyncAgentRun
+    from deepagents_nb.agent import DeepAgent, SyncAgentRun
     from deepagents_nb.background import RunHandle
+    from deepagents_nb.results import AgentResult
 
 
 class RunView(WidgetView):
