@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.messages import Message
 from deepagents_nb.security import redact_pii, sanitize_json
@@ -185,10 +185,39 @@ def result_text(result: AgentResult) -> str:
     return "\n".join(lines)
 
 
+def output_html(data: Any) -> str:
+    """A structured output (as JSON data) as a table: a list of records gets a row each
+    and a column per field, one record a row per field; anything else its JSON."""
+    cell_style = "border:1px solid #e5e7eb;padding:2px 8px;text-align:left"
+
+    def cell(value: Any) -> str:
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return f"<td style='{cell_style}'>{escape(shown)}</td>"
+
+    def head(name: str) -> str:
+        return f"<th style='{cell_style};background:#f9fafb'>{escape(name)}</th>"
+
+    table = "<table class='dnb-output' style='border-collapse:collapse;margin:2px 0'>"
+    if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
+        columns = list(dict.fromkeys(key for row in data for key in row))
+        rows = "".join(
+            "<tr>" + "".join(cell(row.get(c)) for c in columns) + "</tr>" for row in data
+        )
+        return f"{table}<tr>{''.join(map(head, columns))}</tr>{rows}</table>"
+    if isinstance(data, dict) and data:
+        rows = "".join(f"<tr>{head(str(k))}{cell(v)}</tr>" for k, v in data.items())
+        return f"{table}{rows}</table>"
+    return f"<code class='dnb-output'>{escape(json.dumps(data, ensure_ascii=False))}</code>"
+
+
 def answer_html(result: AgentResult, *, redact: bool = False) -> str:
-    """The run's final answer, or the approval it waits for, as one block."""
+    """The run's final answer (its structured output as a table), or the approval it
+    waits for, as one block."""
     if result.interrupt is not None:
         return interrupt_html(result.interrupt, redact=redact)
+    if result.output is not None:
+        data = json.loads(result.text)
+        return output_html(sanitize_json(data, redact_strings=True) if redact else data)
     text = redact_pii(result.text) if redact else result.text
     return f"<div class='dnb-answer-text' style='white-space:pre-wrap'>{escape(text)}</div>"
 

@@ -59,11 +59,13 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   help             this text
 
 %%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
-        [--mount VAR,VAR] [--attach VAR,VAR] [--background]
+        [--mount VAR,VAR] [--attach VAR,VAR] [--output-type TYPE] [--background]
   The cell is the prompt; {name} is replaced by the variable `name`.
   --mount shows those variables read-only to the agent under /kernel/.
   --attach sends those variables as images with the prompt: a matplotlib
   figure, an Image, or PNG/JPEG bytes.
+  --output-type TYPE ends the run with a validated TYPE (a class in the namespace):
+  -o then holds the result, its .output the value, shown as a table.
   --background returns at once: other cells run while the agent works
   (-o then holds the RunHandle: .done(), .result(), .cancel())."""
 
@@ -93,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-widgets", action="store_true")
     parser.add_argument("--mount", default="")
     parser.add_argument("--attach", default="")
+    parser.add_argument("--output-type", dest="output_type")
     parser.add_argument("--insert", action="store_true")
     parser.add_argument("--background", action="store_true")
     return parser
@@ -141,11 +144,13 @@ class AgentMagics(Magics):
         self._mount(agent, args.mount)
         images = self._images(args.attach)
         message: UserContent = [prompt, *images] if images else prompt
+        output_type = self._output_type(args.output_type)
+        widgets = not args.no_widgets
         outcome: Any
         if args.background:
-            outcome = self._start(agent, message, args.thread, widgets=not args.no_widgets)
+            outcome = self._start(agent, message, args.thread, output_type, widgets=widgets)
         else:
-            outcome = self._run(agent, message, args.thread, widgets=not args.no_widgets)
+            outcome = self._run(agent, message, args.thread, output_type, widgets=widgets)
         if args.output:
             self._namespace[args.output] = outcome
         return None
@@ -171,6 +176,13 @@ class AgentMagics(Magics):
             raise UsageError(f"cannot mount {', '.join(missing)}: no such variable")
         agent.mount(**{n: self._namespace[n] for n in wanted})
 
+    def _output_type(self, name: str | None) -> Any:
+        if name is None:
+            return None
+        if name not in self._namespace:
+            raise UsageError(f"--output-type {name}: no such name; define the type first")
+        return self._namespace[name]
+
     def _images(self, names: str) -> list[Image]:
         images = []
         for name in (n.strip() for n in names.split(",") if n.strip()):
@@ -194,29 +206,29 @@ class AgentMagics(Magics):
         return images
 
     def _start(
-        self, agent: DeepAgent, prompt: UserContent, thread: str, *, widgets: bool
+        self, agent: DeepAgent, prompt: UserContent, thread: str, output_type: Any, *, widgets: bool
     ) -> RunHandle:
         if widgets:
             from deepagents_nb.notebook.widgets import RunView
 
             view = RunView(agent, thread)
             view.show()
-            return view.start(prompt)
-        handle = agent.start(prompt, thread_id=thread)
+            return view.start(prompt, output_type=output_type)
+        handle = agent.start(prompt, thread_id=thread, output_type=output_type)
         print(f"Started in the background on thread {thread!r}; other cells can run now.")
         return handle
 
     def _run(
-        self, agent: DeepAgent, prompt: UserContent, thread: str, *, widgets: bool
+        self, agent: DeepAgent, prompt: UserContent, thread: str, output_type: Any, *, widgets: bool
     ) -> AgentResult:
         if widgets:
             from deepagents_nb.notebook.widgets import RunView
 
             view = RunView(agent, thread)
             view.show()
-            return view.run(prompt)
+            return view.run(prompt, output_type=output_type)
         printer = PlainPrinter()
-        run = agent.stream(prompt, thread_id=thread)
+        run = agent.stream(prompt, thread_id=thread, output_type=output_type)
         for event in run:
             printer.handle(event)
         printer.finish()

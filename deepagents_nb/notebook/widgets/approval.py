@@ -68,8 +68,11 @@ class ApprovalWidget(WidgetView):
         on_event: EventHandler | None = None,
         on_done: DoneHandler | None = None,
         pacing: Pacing | None = None,
+        output_type: Any = None,
     ) -> None:
         self.agent = agent
+        self.output_type = output_type
+        """The paused run's own output type (when not the agent's), to resume it with."""
         self.interrupt = interrupt
         self.thread_id = thread_id or interrupt.thread_id
         self.on_done = on_done
@@ -271,7 +274,9 @@ class ApprovalWidget(WidgetView):
             return
         self.status.value = _line(f"{label} · resuming…", MUTED_COLOR)
         try:
-            run = self.agent.stream_resume(action, thread_id=self.thread_id)
+            run = self.agent.stream_resume(
+                action, thread_id=self.thread_id, output_type=self.output_type
+            )
             for event in run:
                 self._sink(event)
             self.result = run.result
@@ -319,6 +324,7 @@ class ApprovalWidget(WidgetView):
             on_event=self._sink,
             on_done=self._chain,
             pacing=self._pacing,
+            output_type=self.output_type,
         )
         self.chained.append(follow)
         self.next_area.children = (*self.next_area.children, follow.widget)

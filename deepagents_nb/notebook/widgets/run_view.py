@@ -52,6 +52,8 @@ class RunView(WidgetView):
         self.agent = agent
         self.thread_id = thread_id
         self.pacing = pacing
+        self.output_type: Any = None
+        """The output type of the run this view follows (resumed runs keep it)."""
         self.dashboard = AgentDashboard(agent, thread_id, pacing=pacing, max_entries=max_entries)
         self.approvals = widgets.VBox([])
         self.answer = widgets.HTML(layout=widgets.Layout(display="none"))
@@ -139,7 +141,7 @@ class RunView(WidgetView):
         if self._copy_handle is not None:
             self._copy_handle.update(self.saved_copy(), raw=True)
 
-    def run(self, prompt: UserContent) -> AgentResult:
+    def run(self, prompt: UserContent, *, output_type: Any = None) -> AgentResult:
         """Send `prompt` on the thread, streaming into the dashboard; returns the result.
 
         A failing run shows its error in the event log and raises as usual. On a
@@ -147,12 +149,14 @@ class RunView(WidgetView):
         `PendingInterruptError` is raised.
         """
         try:
-            return self._follow(self.agent.stream(prompt, thread_id=self.thread_id))
+            self.output_type = output_type
+            run = self.agent.stream(prompt, thread_id=self.thread_id, output_type=output_type)
+            return self._follow(run)
         except PendingInterruptError:
             self.show_pending()
             raise
 
-    def start(self, prompt: UserContent) -> RunHandle:
+    def start(self, prompt: UserContent, *, output_type: Any = None) -> RunHandle:
         """Send `prompt` as a background run and return its `RunHandle` at once.
 
         The run works on deepagents-nb's private event loop thread, not on the
@@ -163,7 +167,8 @@ class RunView(WidgetView):
         as with `run`. `wait()` blocks until the view shows the end.
         """
         self.background.ensure_idle()
-        handle = self.agent.start(prompt, thread_id=self.thread_id)
+        self.output_type = output_type
+        handle = self.agent.start(prompt, thread_id=self.thread_id, output_type=output_type)
         self.background.follow(handle, self.dashboard.handle, self._after_decision)
         return handle
 
@@ -179,7 +184,10 @@ class RunView(WidgetView):
         """Answer the pending interrupt from code, as its buttons would; raises if that fails."""
         approval = self.approval
         if approval is None or approval.decided:
-            return self._follow(self.agent.stream_resume(action, thread_id=self.thread_id))
+            run = self.agent.stream_resume(
+                action, thread_id=self.thread_id, output_type=self.output_type
+            )
+            return self._follow(run)
         approval.decide(action)
         if approval.error is not None:
             raise approval.error
@@ -237,6 +245,7 @@ class RunView(WidgetView):
             on_event=self.dashboard.handle,
             on_done=self._after_decision,
             pacing=self.pacing,
+            output_type=self.output_type,
         )
         self.approvals.children = (*self.approvals.children, self.approval.widget)
 
