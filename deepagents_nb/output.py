@@ -56,6 +56,16 @@ class OutputFormat:
     optional ones nullable, no defaults): what OpenAI and Anthropic need."""
 
 
+def prompted_instructions(answer: OutputFormat) -> str:
+    """The system-prompt section asking for JSON in the text (prompted mode, and native
+    mode where a vendor cannot combine its JSON mode with tools)."""
+    schema = json.dumps(answer.schema, ensure_ascii=False)
+    return (
+        "## Final answer\n\nWhen you are done, answer with one JSON value and nothing "
+        f"else (no prose, no code fence), matching this JSON schema:\n{schema}"
+    )
+
+
 class OutputInvalid(Exception):
     """An answer failed the output type; `message` is what the model is told."""
 
@@ -133,11 +143,7 @@ class OutputSpec(Generic[T]):
             )
         if self.mode == "native":
             return "## Final answer\n\nWhen you are done, answer with the JSON asked for."
-        schema = json.dumps(self.format.schema, ensure_ascii=False)
-        return (
-            "## Final answer\n\nWhen you are done, answer with one JSON value and nothing "
-            f"else (no prose, no code fence), matching this JSON schema:\n{schema}"
-        )
+        return prompted_instructions(self.format)
 
     # ----- reading answers -----------------------------------------------------------------
 
@@ -174,6 +180,7 @@ class OutputSpec(Generic[T]):
         """As much of a streamed JSON answer as has arrived, as plain data (None if nothing)."""
         match = _FENCE.match(text + "\n```") if text.lstrip().startswith("```") else None
         body = match.group(1) if match else text
+        body = _without_trailing_number(body)
         if not body.strip():
             return None
         try:
@@ -223,6 +230,32 @@ class OutputRun:
                 f"time: {invalid.message}",
                 invalid.raw,
             )
+
+
+_TRAILING_NUMBER = re.compile(r"-?[0-9][0-9.eE+-]*$|-$")
+
+
+def _without_trailing_number(body: str) -> str:
+    """`body` without a number at its end that may go on (`70` of `709000`), so a partial
+    value never shows a wrong number; a number inside a string stays."""
+    stripped = body.rstrip()
+    match = _TRAILING_NUMBER.search(stripped)
+    if match is None or _in_string(stripped[: match.start()]):
+        return body
+    return stripped[: match.start()]
+
+
+def _in_string(text: str) -> bool:
+    """Whether JSON `text` ends inside a string (an odd number of unescaped quotes)."""
+    inside = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = inside
+        elif char == '"':
+            inside = not inside
+    return inside
 
 
 def as_output_spec(

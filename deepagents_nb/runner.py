@@ -63,7 +63,12 @@ from deepagents_nb.hitl import (
 from deepagents_nb.messages import Image, Message, ToolCall, UserContent, user_message
 from deepagents_nb.middleware.base import overrides
 from deepagents_nb.middleware.subagents import AgentAsSubAgent, SubAgentMiddleware
-from deepagents_nb.models.base import ModelRequest, ModelResponse, ResponseComplete
+from deepagents_nb.models.base import (
+    ModelRequest,
+    ModelResponse,
+    ResponseComplete,
+    ToolCallDelta,
+)
 from deepagents_nb.output import FINAL_ANSWER, OUTPUT_KEY, OutputInvalid, OutputRun, OutputSpec
 from deepagents_nb.results import AgentResult
 from deepagents_nb.security import StreamRedactor, preview, redact_pii, sanitize_json
@@ -360,8 +365,12 @@ class Runner:
         meta = run.event_meta()
         # Redacting token by token would let a card or an e-mail split over two through.
         redactor = StreamRedactor() if run.sanitize else None
-        partial = _PartialOutput(run) if run.output and run.output.spec.mode != "tool" else None
+        partial = _PartialOutput(run) if run.output is not None else None
         async for event in self.model.stream(request):
+            if isinstance(event, ToolCallDelta):
+                if partial is not None and event.name == FINAL_ANSWER:
+                    partial.feed(event.arguments, call=event.index)
+                continue
             if isinstance(event, ResponseComplete):
                 rest = redactor.flush() if redactor is not None else ""
                 if rest:
@@ -371,7 +380,7 @@ class Runner:
                 token = redactor.feed(event.text) if redactor is not None else event.text
                 if token:
                     run.emit(StreamingToken(token=token, **meta))
-                if partial is not None:
+                if partial is not None and partial.spec.mode != "tool":
                     partial.feed(event.text)
         raise ModelAPIError(
             "the model's stream ended before its response was complete",
@@ -641,18 +650,19 @@ def _keep_output(run: RunContext, value: Any) -> None:
 
 
 class _PartialOutput:
-    """Emits `OutputDelta`s as a JSON answer streams in (native and prompted modes)."""
+    """Emits `OutputDelta`s as a JSON answer streams in: the text (native and prompted
+    modes) or the `final_answer` call's arguments (tool mode)."""
 
     def __init__(self, run: RunContext) -> None:
         assert run.output is not None
         self.run = run
         self.spec = run.output.spec
-        self.text = ""
+        self.texts: dict[int, str] = {}
         self.last: Any = None
 
-    def feed(self, text: str) -> None:
-        self.text += text
-        value = self.spec.partial(self.text)
+    def feed(self, text: str, call: int = 0) -> None:
+        self.texts[call] = self.texts.get(call, "") + text
+        value = self.spec.partial(self.texts[call])
         if value is None or value == self.last or value in ({}, []):
             return
         self.last = value

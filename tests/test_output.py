@@ -274,11 +274,13 @@ async def test_streamed_native_output_fills_in_then_ends_with_the_value() -> Non
     assert run.result is not None and run.result.output == City.model_validate_json(answer)
 
 
-async def test_tool_mode_streams_the_final_value() -> None:
+async def test_tool_mode_streams_the_final_answer_arguments_as_they_come() -> None:
     run = create_deep_agent(model=ScriptedModel([OSLO]), output_type=City).astream("?")
     deltas = [event async for event in run if isinstance(event, OutputDelta)]
 
-    assert [(d.final, d.value) for d in deltas] == [(True, OSLO.model_dump())]
+    *partial, last = deltas
+    assert partial and partial[0].value == {"name": "Oslo"} and not partial[0].final
+    assert (last.final, last.value) == (True, OSLO.model_dump())
 
 
 async def test_output_events_are_sanitized() -> None:
@@ -388,3 +390,13 @@ def test_messages_keep_their_form() -> None:
         model=model, output_type=City, output_mode="prompted"
     ).handle_message("?")
     assert all(isinstance(m, Message) for m in result.messages)
+
+
+def test_a_partial_value_never_shows_a_number_cut_short() -> None:
+    spec = OutputSpec(City, "native")
+
+    assert spec.partial('{"name": "Oslo", "population": 70') == {"name": "Oslo"}
+    assert spec.partial('{"name": "Route 66') == {"name": "Route 66"}  # in a string: kept
+    assert spec.partial('{"name": "Oslo", "population": 709000}') == OSLO.model_dump(
+        exclude_none=True
+    )

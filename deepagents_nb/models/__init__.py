@@ -14,6 +14,7 @@ from deepagents_nb.models.base import (
     ResponseComplete,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
 from deepagents_nb.models.recording import RecordingModel, ReplayModel
 from deepagents_nb.models.registry import ModelConfig, get_default_model, resolve_model
@@ -29,6 +30,7 @@ __all__ = [
     "RetryPolicy",
     "StreamEvent",
     "TextDelta",
+    "ToolCallDelta",
     "get_default_model",
     "resolve_model",
 ]

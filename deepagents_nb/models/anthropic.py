@@ -10,6 +10,7 @@ breakpoints, so the unchanged prefix of each call is read from the cache.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import warnings
 from collections.abc import AsyncGenerator, Mapping
@@ -37,6 +38,7 @@ from deepagents_nb.models.base import (
     ResponseComplete,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
 from deepagents_nb.usage import Usage
 
@@ -139,8 +141,11 @@ class AnthropicModel(VendorModel["AsyncAnthropic"]):
                     "the installed anthropic SDK has no structured-output format: upgrade it "
                     '(pip install -U anthropic) or use output_mode="tool"'
                 )
-            # Anthropic's structured outputs: the same strict schema as OpenAI's.
+            # Anthropic's structured outputs: a strict schema, with the keywords it does
+            # not take (minimum, maxLength, ...) moved into descriptions by the SDK.
+            transform = getattr(self._sdk, "transform_schema", None)
             schema = request.output.strict_schema
+            schema = transform(schema) if transform is not None else schema
             params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         temperature = self._temperature(request)
         if temperature is not None and self._takes_temperature:
@@ -193,6 +198,8 @@ class AnthropicModel(VendorModel["AsyncAnthropic"]):
                     if block.type == "tool_use":
                         given = block.input if isinstance(block.input, dict) else {}
                         tools[event.index] = (block.id, block.name, [], given)
+                        if given:
+                            yield ToolCallDelta(event.index, block.name, json.dumps(given))
                     elif block.type == "text" and block.text:
                         text.append(block.text)
                         yield TextDelta(block.text)
@@ -203,6 +210,8 @@ class AnthropicModel(VendorModel["AsyncAnthropic"]):
                         yield TextDelta(delta.text)
                     elif delta.type == "input_json_delta" and event.index in tools:
                         tools[event.index][2].append(delta.partial_json)
+                        name = tools[event.index][1]
+                        yield ToolCallDelta(event.index, name, delta.partial_json)
                 elif event.type == "message_delta":
                     stop_reason = event.delta.stop_reason or stop_reason
                     # Counts here are cumulative: they replace those of message_start.

@@ -47,13 +47,27 @@ class TextDelta:
 
 
 @dataclass
+class ToolCallDelta:
+    """A piece of a tool call's arguments (JSON text) while it streams.
+
+    `index` tells the calls of one response apart; `name` is the tool's, once known
+    (every piece of a call carries it). Adapters that get a call whole send it as
+    one piece. Optional: a consumer may wait for `ResponseComplete`.
+    """
+
+    index: int
+    name: str
+    arguments: str
+
+
+@dataclass
 class ResponseComplete:
     """The end of a stream: the whole response, tool calls assembled."""
 
     response: ModelResponse
 
 
-StreamEvent = TextDelta | ResponseComplete
+StreamEvent = TextDelta | ToolCallDelta | ResponseComplete
 
 
 @runtime_checkable

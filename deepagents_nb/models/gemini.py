@@ -11,7 +11,9 @@ thinking models require.
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,9 @@ from deepagents_nb.models.base import (
     ResponseComplete,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
+from deepagents_nb.output import prompted_instructions
 from deepagents_nb.usage import Usage
 
 if TYPE_CHECKING:
@@ -128,6 +132,12 @@ class GeminiModel(VendorModel["Client"]):
             ]
             tools = [types.Tool(function_declarations=declarations)]
         native = request.output is not None and request.output.mode == "native"
+        if native and request.tools and not _json_mode_with_tools(self.model_name):
+            # Gemini before 3 refuses a JSON response mode next to function calling
+            # (400 INVALID_ARGUMENT): ask for the JSON in the prompt on such turns.
+            assert request.output is not None
+            native = False
+            system = f"{system}\n\n{prompted_instructions(request.output)}".lstrip()
         config: genai_types.GenerateContentConfig = types.GenerateContentConfig(
             system_instruction=system or None,
             tools=tools,
@@ -164,8 +174,11 @@ class GeminiModel(VendorModel["Client"]):
         parsed = _Reply()
         try:
             async for chunk in stream:
+                seen = len(parsed.calls)
                 for piece in parsed.add(chunk):
                     yield TextDelta(piece)
+                for index, call in enumerate(parsed.calls[seen:], seen):  # calls come whole
+                    yield ToolCallDelta(index, call.name, json.dumps(call.args))
         finally:
             close = getattr(stream, "aclose", None)  # frees the connection if we stop early
             if close is not None:
@@ -331,6 +344,12 @@ def _usage(meta: Any) -> Usage | None:
         cache_read_tokens=meta.cached_content_token_count or 0,
         reasoning_tokens=thoughts,
     )
+
+
+def _json_mode_with_tools(model: str) -> bool:
+    """Whether a Gemini model takes a JSON response mode together with tools (3 and later)."""
+    found = re.match(r"(?:models/)?gemini-(\d+)", model)
+    return found is not None and int(found.group(1)) >= 3
 
 
 def _enum_name(value: Any) -> str:

@@ -35,6 +35,7 @@ from deepagents_nb.models.base import (
     ResponseComplete,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
 from deepagents_nb.models.guard import is_local_url
 from deepagents_nb.usage import Usage
@@ -194,6 +195,7 @@ class OpenAIChatModel(VendorModel["AsyncOpenAI"]):
             **self._params(request), stream=True, stream_options={"include_usage": True}
         )
         text: list[str] = []
+        refusal: list[str] = []  # a native-mode refusal comes instead of content
         calls = _CallAssembler()
         finish_reason: str | None = None
         usage = None
@@ -208,15 +210,19 @@ class OpenAIChatModel(VendorModel["AsyncOpenAI"]):
                     if delta.content:
                         text.append(delta.content)
                         yield TextDelta(delta.content)
+                    elif getattr(delta, "refusal", None):
+                        refusal.append(delta.refusal)
                     for call_delta in delta.tool_calls or ():
-                        calls.add(call_delta)
+                        piece = calls.add(call_delta)
+                        if piece is not None:
+                            yield piece
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         if finish_reason is None:
             raise stream_cut(self.provider)
         yield ResponseComplete(
             ModelResponse(
-                message=Message.assistant("".join(text), calls.finish()),
+                message=Message.assistant("".join(text) or "".join(refusal), calls.finish()),
                 usage=_usage(usage),
                 model=model,
                 provider=self.provider,
@@ -353,7 +359,8 @@ class _CallAssembler:
         self._calls: list[_PartialCall] = []
         self._by_index: dict[int, _PartialCall] = {}
 
-    def add(self, delta: Any) -> None:
+    def add(self, delta: Any) -> ToolCallDelta | None:
+        """Take in one delta; returns the piece of arguments it brought, if any."""
         index = getattr(delta, "index", None)
         index = len(self._calls) if index is None else index
         current = self._by_index.get(index)
@@ -369,6 +376,9 @@ class _CallAssembler:
                 current.name = function.name
             if function.arguments:
                 current.arguments.append(function.arguments)
+                position = self._calls.index(current)
+                return ToolCallDelta(position, current.name, function.arguments)
+        return None
 
     def finish(self) -> list[ToolCall]:
         return [

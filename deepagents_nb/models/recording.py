@@ -143,7 +143,7 @@ class RecordingModel:
         async for event in self.model.stream(request):
             if isinstance(event, TextDelta):
                 chunks.append(event.text)
-            else:
+            elif isinstance(event, ResponseComplete):
                 # Written before the last event: a caller may stop iterating after it.
                 self._write(request, event.response, chunks)
             yield event

@@ -26,6 +26,7 @@ from deepagents_nb.models.base import (
     ResponseComplete,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
 )
 from deepagents_nb.output import FINAL_ANSWER, is_model_like
 from deepagents_nb.usage import Usage
@@ -118,6 +119,10 @@ def _structured(item: Any, request: ModelRequest) -> Message:
 async def _stream_response(response: ModelResponse) -> AsyncIterator[StreamEvent]:
     for piece in _WORD.findall(response.message.content):
         yield TextDelta(piece)
+    for index, call in enumerate(response.message.tool_calls):
+        arguments = call.args if isinstance(call.args, str) else json.dumps(call.args)
+        for piece in _WORD.findall(arguments):  # as vendors stream them: JSON in pieces
+            yield ToolCallDelta(index, call.name, piece)
     yield ResponseComplete(response)
 
 

@@ -6,6 +6,7 @@ results at our API: text, tool calls, usage, stop reasons and typed errors.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from typing import Any
@@ -31,6 +32,7 @@ from deepagents_nb.models.base import (
     ModelResponse,
     ResponseComplete,
     TextDelta,
+    ToolCallDelta,
 )
 from deepagents_nb.tools import ToolSchema
 from deepagents_nb.usage import Usage
@@ -52,16 +54,25 @@ async def call(model: ChatModel, request: ModelRequest, stream: bool) -> ModelRe
     if not stream:
         return await model.complete(request)
     pieces: list[str] = []
+    arguments: dict[int, tuple[str, list[str]]] = {}
     finals: list[ModelResponse] = []
     async for event in model.stream(request):
+        assert not finals, "an event after the end of the stream"
         if isinstance(event, TextDelta):
-            assert not finals, "text after the end of the stream"
             pieces.append(event.text)
+        elif isinstance(event, ToolCallDelta):
+            arguments.setdefault(event.index, (event.name, []))[1].append(event.arguments)
         else:
             assert isinstance(event, ResponseComplete)
             finals.append(event.response)
     assert len(finals) == 1
     assert "".join(pieces) == finals[0].message.content
+    # The pieces of each call's arguments add up to the call (partial outputs read them).
+    calls = finals[0].message.tool_calls
+    assert [name for _, (name, _) in sorted(arguments.items())] == [c.name for c in calls]
+    for (_, parts), call in zip((arguments[i] for i in sorted(arguments)), calls, strict=True):
+        text = "".join(parts)  # invalid JSON stays raw, in the stream as in the call
+        assert (json.loads(text) if isinstance(call.args, dict) else text) == call.args
     return finals[0]
 
 
