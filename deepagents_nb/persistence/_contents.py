@@ -4,6 +4,10 @@ A version's row holds its state without `files` (format 2) and a map path -> SHA
 of the content, in the order the files were saved; the contents live apart, one row
 per distinct content. Writing the map, reading it back and putting a version's files
 together from it are the same for every such backend (SQLite, PostgreSQL, Redis).
+
+A state with images (format 3, see `serialization`) keeps them apart the same way:
+each image's base64 text is one more content of the map, under a key its state
+names it by, after the files. Stored, shared, freed and expired like a file's.
 """
 
 from __future__ import annotations
@@ -11,37 +15,76 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 from deepagents_nb.persistence._records import corrupt
+from deepagents_nb.serialization import image_text
+
+T = TypeVar("T", str, bytes)
 
 
-class ContentHashes:
+class _Remembered(Generic[T]):
+    """What `compute` gives for the `str` (or `bytes`) objects seen lately.
+
+    Each entry keeps its object alive, so its `id` cannot pass to another object
+    while the entry exists; everything is forgotten at once when the entries would
+    hold more than `limit` characters (or bytes).
+    """
+
+    def __init__(self, compute: Callable[[T], str], limit: int) -> None:
+        self._compute: Callable[[T], str] = compute
+        self._limit = limit
+        self._seen: dict[int, tuple[T, str]] = {}
+        self._size = 0
+
+    def __call__(self, value: T) -> str:
+        seen = self._seen.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        result = self._compute(value)
+        if self._size + len(value) > self._limit:
+            self._seen.clear()
+            self._size = 0
+        self._seen[id(value)] = (value, result)
+        self._size += len(value)
+        return result
+
+
+class ContentHashes(_Remembered[str]):
     """SHA-256 of file contents, remembered for the `str` objects seen lately.
 
     Successive states of a run share the `str` of every file a step left alone,
-    so a save hashes only new contents. Each entry keeps its `str` alive, so its
-    `id` cannot pass to another object while the entry exists; everything is
-    forgotten at once when the entries would hold more than `limit` characters.
+    so a save hashes only new contents.
     """
 
     def __init__(self, limit: int = 16 * 2**20) -> None:
-        self._limit = limit
-        self._seen: dict[int, tuple[str, str]] = {}
-        self._size = 0
+        super().__init__(_sha256, limit)
 
-    def __call__(self, content: str) -> str:
-        seen = self._seen.get(id(content))
-        if seen is not None and seen[0] is content:
-            return seen[1]
-        digest = hashlib.sha256(content.encode()).hexdigest()
-        if self._size + len(content) > self._limit:
-            self._seen.clear()
-            self._size = 0
-        self._seen[id(content)] = (content, digest)
-        self._size += len(content)
-        return digest
+
+class ImageTexts(_Remembered[bytes]):
+    """The base64 text of images (`image_text`), remembered for the `bytes` objects seen lately.
+
+    Successive states of a run share their messages, so their images' bytes: a
+    save encodes only new images, and, the text being the same `str` object, its
+    `ContentHashes` hashes only those too.
+    """
+
+    def __init__(self, limit: int = 16 * 2**20) -> None:
+        super().__init__(image_text, limit)
+
+
+def with_images(
+    files: dict[str, str], images: dict[str, bytes | str], texts: ImageTexts
+) -> dict[str, str]:
+    """The contents a version keeps apart, by the keys of its map: its files, then its
+    images' base64 text (`images` as `serialization.dump_apart` gives them)."""
+    if not images:
+        return files
+    return {
+        **files,
+        **{key: text if isinstance(text, str) else texts(text) for key, text in images.items()},
+    }
 
 
 class KnownContents:

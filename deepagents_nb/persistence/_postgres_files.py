@@ -6,7 +6,8 @@ its `files` column, the map path -> SHA-256 of the content (see _contents).
 and threads hold it; `T_thread_contents` says which thread uses which content, so
 deleting a thread frees what no other thread uses without reading any state. A
 link implies its content: a save writes both in one statement, a delete removes
-both in one transaction.
+both in one transaction. A version's images are contents of its map too (see
+_contents).
 
 Freeing races with saves: a save of another thread may find a content stored (and
 so not write it) while a delete, not yet seeing that save's new link, removes it.

@@ -6,16 +6,19 @@ are not shared between threads, so a thread's keys expire and are deleted
 together, with no reference to count. A save sends only the contents the
 checkpointer believes the thread lacks (`ThreadContents`); the save script checks
 that belief, so a wrong one costs a retry, never a version without its files.
+A version's images are contents of its map too (see _contents).
 """
 
 from __future__ import annotations
 
 from deepagents_nb.persistence._contents import (
     ContentHashes,
+    ImageTexts,
     KnownContents,
     assemble_files,
     decode_file_map,
     encode_file_map,
+    with_images,
 )
 from deepagents_nb.persistence._records import corrupt
 
@@ -47,10 +50,15 @@ class ThreadContents:
 
     def __init__(self) -> None:
         self._hashes = ContentHashes()
+        self._texts = ImageTexts()
         self._known = KnownContents()
 
-    def upload(self, thread_id: str, files: dict[str, str]) -> Upload:
-        """What a save of `files` sends: the contents the thread is not known to hold."""
+    def upload(
+        self, thread_id: str, files: dict[str, str], images: dict[str, bytes | str]
+    ) -> Upload:
+        """What a save of `files` and `images` (from `dump_apart`) sends: the contents
+        the thread is not known to hold."""
+        files = with_images(files, images, self._texts)
         refs = {path: self._hashes(content) for path, content in files.items()}
         contents = {digest: files[path] for path, digest in refs.items()}
         return Upload(refs, contents, self._known.get(thread_id))

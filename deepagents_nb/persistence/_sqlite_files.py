@@ -6,7 +6,7 @@ row per distinct content whichever paths, versions and threads hold it, so a
 step that changed one file writes one content. `thread_contents` says which
 thread uses which content: deleting a thread frees what no other thread uses
 without reading any state. All three functions run inside the caller's
-transaction.
+transaction. A version's images are contents of its map too (see _contents).
 """
 
 from __future__ import annotations

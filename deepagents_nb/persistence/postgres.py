@@ -12,10 +12,12 @@ from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
 from deepagents_nb.persistence import _postgres_files as files_sql
 from deepagents_nb.persistence._contents import (
     ContentHashes,
+    ImageTexts,
     KnownContents,
     assemble_files,
     decode_file_map,
     encode_file_map,
+    with_images,
 )
 from deepagents_nb.persistence._lazy import PerLoop, optional_dependency
 from deepagents_nb.persistence._records import (
@@ -25,7 +27,7 @@ from deepagents_nb.persistence._records import (
     encode_metadata,
 )
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
-from deepagents_nb.serialization import dump_state
+from deepagents_nb.serialization import dump_apart
 from deepagents_nb.state import AgentStateSnapshot
 
 if TYPE_CHECKING:
@@ -41,8 +43,8 @@ _SAVE_ATTEMPTS = 20  # for expected_version=None, when other writers take the ne
 class PostgresCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in one PostgreSQL table.
 
-    Each distinct file content is stored once, in `<table>_file_contents`, so a
-    step sends and writes only the files it changed.
+    Each distinct file content and image is stored once, in `<table>_file_contents`,
+    so a step sends and writes only the files it changed and the images it added.
 
         async with PostgresCheckpointer("postgresql://app@db/agents") as checkpointer:
             agent = create_deep_agent(model=model, checkpointer=checkpointer)
@@ -105,6 +107,7 @@ class PostgresCheckpointer(ClosingCheckpointer):
         # Shared by the event loops, which may run on different threads: a lost
         # update to either only costs hashing or sending a content again.
         self._hashes = ContentHashes()
+        self._texts = ImageTexts()
         self._known = KnownContents()
 
     def __repr__(self) -> str:
@@ -129,14 +132,16 @@ class PostgresCheckpointer(ClosingCheckpointer):
     ) -> int:
         # Everything is read now, before the first await: the caller may change
         # `state` while the save waits for a connection.
-        hashes = {path: self._hashes(content) for path, content in state.files.items()}
-        by_hash = {digest: state.files[path] for path, digest in hashes.items()}
+        data, images = dump_apart(state)
+        files = with_images(state.files, images, self._texts)
+        hashes = {path: self._hashes(content) for path, content in files.items()}
+        by_hash = {digest: files[path] for path, digest in hashes.items()}
         known = by_hash.keys() & self._known.get(thread_id)
         params = {
             "thread": thread_id,
             "created": utc_now(),
             "metadata": encode_metadata(metadata),
-            "state": dump_state(state, files_apart=True),
+            "state": data,
             "files": encode_file_map(hashes),
             "expected": expected_version,
             **files_sql.contents_to_send(by_hash, known),

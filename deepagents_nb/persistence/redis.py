@@ -3,13 +3,14 @@
 Keys, for prefix `p` and thread `t`:
 
 - `p:thread:t:info`: hash, version -> `{"created_at": ..., "metadata": {...}}`
-- `p:thread:t:states`: hash, version -> the state's JSON from `dump_state`, without
-  its files (format 2) for versions that have a map in `files`
+- `p:thread:t:states`: hash, version -> the state's JSON from `dump_apart`, without
+  its files (format 2) or its files and images (format 3) for versions that have a
+  map in `files`
 - `p:thread:t:files`: hash, version -> JSON map path -> SHA-256 of the content, in
-  the files' order; versions written before it existed have none, and their state
-  holds the files (format 1)
-- `p:thread:t:contents`: hash, SHA-256 -> content, each distinct content of the
-  thread once (see _redis_files)
+  the files' order, then image key -> SHA-256 of its base64 text; versions written
+  before it existed have none, and their state holds the files (format 1)
+- `p:thread:t:contents`: hash, SHA-256 -> content, each distinct content (file or
+  image) of the thread once (see _redis_files)
 - `p:threads`: sorted set of thread ids, scored by expiry time (ms, `+inf` without TTL)
 
 Writes are Lua scripts, so checking `expected_version` and adding a version is one
@@ -36,7 +37,7 @@ from deepagents_nb.persistence._records import (
 )
 from deepagents_nb.persistence._redis_files import Arg, ThreadContents
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
-from deepagents_nb.serialization import dump_state
+from deepagents_nb.serialization import dump_apart
 from deepagents_nb.state import AgentStateSnapshot
 
 if TYPE_CHECKING:
@@ -135,8 +136,8 @@ class _Connection:
 class RedisCheckpointer(ClosingCheckpointer):
     """Keeps every version of every thread in Redis (redis-py's asyncio client).
 
-    Each distinct file content is stored once per thread, so a step sends and
-    writes only the files it changed.
+    Each distinct file content and image is stored once per thread, so a step sends
+    and writes only the files it changed and the images it added.
 
         checkpointer = RedisCheckpointer("redis://localhost:6379/0", ttl_seconds=7 * 86400)
 
@@ -205,8 +206,9 @@ class RedisCheckpointer(ClosingCheckpointer):
         created_at, meta = utc_now().isoformat(), encode_metadata(metadata)
         info = f'{{"created_at":"{created_at}","metadata":{meta}}}'
         expected = "" if expected_version is None else str(expected_version)
-        upload = self._files.upload(thread_id, state.files)
-        keys, state_json = self._keys(thread_id), dump_state(state, files_apart=True)
+        state_json, images = dump_apart(state)
+        upload = self._files.upload(thread_id, state.files, images)
+        keys = self._keys(thread_id)
         head: list[Arg] = [thread_id, expected, info, state_json, self._ttl_ms]
         async with self._connection("save") as redis:
             reply = await redis.save(keys, head + upload.args(), client=redis.client)

@@ -13,19 +13,19 @@ from typing import Any, Literal, TypeVar
 
 from deepagents_nb.events import utc_now
 from deepagents_nb.exceptions import CheckpointConflictError, CheckpointerError
-from deepagents_nb.persistence._contents import ContentHashes
+from deepagents_nb.persistence._contents import ContentHashes, ImageTexts, with_images
 from deepagents_nb.persistence._records import decode_checkpoint, decode_info, encode_metadata
 from deepagents_nb.persistence._sqlite_files import SCHEMA, free_files, read_files, write_files
 from deepagents_nb.persistence.base import Checkpoint, CheckpointInfo, ClosingCheckpointer
-from deepagents_nb.serialization import dump_state
+from deepagents_nb.serialization import dump_apart
 from deepagents_nb.state import AgentStateSnapshot
 
 T = TypeVar("T")
 
 # A rowid table rather than WITHOUT ROWID: states are large rows, and the primary
 # key's index alone answers list_threads and the latest-version lookups. `files` is
-# the version's map path -> content hash (see _sqlite_files); NULL in rows written
-# before it existed, whose `state` holds the files inline.
+# the version's map path (or image key) -> content hash (see _sqlite_files); NULL in
+# rows written before it existed, whose `state` holds the files inline.
 _CHECKPOINTS = """
 CREATE TABLE IF NOT EXISTS checkpoints (
     thread_id  TEXT    NOT NULL,
@@ -47,8 +47,8 @@ class SqliteCheckpointer(ClosingCheckpointer):
     WAL mode lets other readers (another kernel, a dashboard) read while a run
     writes. A save checks `expected_version` and inserts inside one write
     transaction, so of two processes saving against the same version one wins and
-    the other gets `CheckpointConflictError`. Each distinct file content is stored
-    once, so a step writes only the files it changed.
+    the other gets `CheckpointConflictError`. Each distinct file content and image
+    is stored once, so a step writes only the files it changed and the images it added.
 
         checkpointer = SqliteCheckpointer(".deepagents/threads.db")
         agent = create_deep_agent(model=model, checkpointer=checkpointer)
@@ -67,6 +67,7 @@ class SqliteCheckpointer(ClosingCheckpointer):
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None  # used on the worker thread only
         self._hashes = ContentHashes()  # likewise
+        self._texts = ImageTexts()  # likewise
 
     def __repr__(self) -> str:
         return f"SqliteCheckpointer({self.path!r})"
@@ -88,10 +89,13 @@ class SqliteCheckpointer(ClosingCheckpointer):
         metadata: dict[str, Any] | None = None,
     ) -> int:
         when, info = utc_now().isoformat(), encode_metadata(metadata)
-        row = (thread_id, when, info, dump_state(state, files_apart=True))
-        # The contents are hashed on the worker thread; a copy of the dict keeps the
-        # files as they are now, whatever the caller changes while the save waits.
-        return await self._call(self._insert, row, dict(state.files), expected_version)
+        data, images = dump_apart(state)
+        row = (thread_id, when, info, data)
+        # The contents are hashed (and images encoded) on the worker thread; a copy of
+        # the dict keeps the files as they are now, whatever the caller changes while
+        # the save waits. Images, bytes and text, never change.
+        files = dict(state.files)
+        return await self._call(self._insert, row, files, images, expected_version)
 
     async def load(self, thread_id: str, version: int | None = None) -> Checkpoint | None:
         return await self._call(self._select, thread_id, version)
@@ -149,10 +153,15 @@ class SqliteCheckpointer(ClosingCheckpointer):
             return db.execute(sql, params).fetchall()
 
     def _insert(
-        self, row: tuple[str, str, str, bytes], files: dict[str, str], expected: int | None
+        self,
+        row: tuple[str, str, str, bytes],
+        files: dict[str, str],
+        images: dict[str, bytes | str],
+        expected: int | None,
     ) -> int:
         thread_id = row[0]
         # Hashed before taking the write lock, which other processes may be waiting for.
+        files = with_images(files, images, self._texts)
         hashes = {path: self._hashes(content) for path, content in files.items()}
         db = self._connection()
         with self._errors("save"), _transaction(db, "IMMEDIATE"):
