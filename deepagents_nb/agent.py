@@ -11,10 +11,10 @@ import os
 import sys
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from deepagents_nb._sync import iterate_sync, run_sync
 from deepagents_nb.background import RunHandle
@@ -42,6 +42,12 @@ from deepagents_nb.runner import Runner
 from deepagents_nb.state import AgentStateSnapshot
 from deepagents_nb.tools import Tool
 from deepagents_nb.usage import UsageTracker
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from deepagents_nb.batch import BatchInterrupt
+    from deepagents_nb.tracking import Budget
 
 T = TypeVar("T")
 
@@ -309,6 +315,8 @@ class DeepAgent:
     def _output(self, output_type: Any, mode: OutputMode | None) -> OutputSpec[Any] | None:
         """This run's output type: the one given (compiled once per type), or the agent's."""
         default = self.config.output
+        if isinstance(output_type, OutputSpec):
+            return output_type
         if output_type is None:
             if mode is not None and default is not None and mode != default.mode:
                 return self._output(default.output_type, mode)
@@ -323,6 +331,118 @@ class DeepAgent:
         if spec is None:
             spec = self._output_specs[key] = OutputSpec(output_type, mode, retries)
         return spec
+
+    # ----- batches -------------------------------------------------------------------------
+
+    async def amap(
+        self,
+        inputs: Any,
+        prompt: str | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+        concurrency: int = 8,
+        batch_id: str | None = None,
+        backend: Literal["local"] = "local",
+        budget: Budget | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        progress: bool | Any = True,
+    ) -> pd.DataFrame:
+        """Run the agent on every row of `inputs` (the async twin of `map`)."""
+        from deepagents_nb.batch import amap
+
+        return await amap(
+            self,
+            inputs,
+            prompt,
+            output_type=output_type,
+            output_mode=output_mode,
+            concurrency=concurrency,
+            batch_id=batch_id,
+            backend=backend,
+            budget=budget,
+            rpm=rpm,
+            tpm=tpm,
+            progress=progress,
+        )
+
+    def map(
+        self,
+        inputs: Any,
+        prompt: str | None = None,
+        *,
+        output_type: Any = None,
+        output_mode: OutputMode | None = None,
+        concurrency: int = 8,
+        batch_id: str | None = None,
+        backend: Literal["local"] = "local",
+        budget: Budget | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        progress: bool | Any = True,
+    ) -> pd.DataFrame:
+        """Run the agent on every row of `inputs` and return one DataFrame row per input.
+
+        `inputs` is a DataFrame (`prompt` is a template over its columns, e.g.
+        `"Classify: {text}"`), a Series or a list of strings (`{value}`), or a list of
+        dicts. The result has the input's index: the output's fields as columns (a
+        non-model output, or the text, in one `output` column), then `status`
+        (`"done"`, `"failed"`, `"paused"`, `"skipped"`), `error`, `thread_id`,
+        `total_tokens`, `cost_usd` and `duration_ms`. A failed row never fails the batch.
+
+        Each row runs in its own thread `"{batch_id}/{label}"` of the checkpointer
+        (the default `batch_id` is a digest of the agent, prompt, output type and
+        inputs, and is printed): the same call again skips rows already done (0
+        model calls), retries failed ones and continues paused ones once a
+        decision is recorded (`batch_interrupts`, `decide_batch`). Model calls share
+        one adaptive limiter: at most `concurrency` at once, halved on a 429 (after
+        its `retry-after`) and raised again as calls succeed, with optional `rpm` /
+        `tpm` caps; a 429 never fails a row. `budget=Budget(max_cost_per_batch=...)`
+        stops starting rows once spent. Progress shows as a widget in a notebook,
+        a tqdm bar elsewhere (`progress=False`: none); interrupting the kernel stops
+        the batch and keeps every finished row.
+        """
+        return run_sync(
+            self.amap(
+                inputs,
+                prompt,
+                output_type=output_type,
+                output_mode=output_mode,
+                concurrency=concurrency,
+                batch_id=batch_id,
+                backend=backend,
+                budget=budget,
+                rpm=rpm,
+                tpm=tpm,
+                progress=progress,
+            )
+        )
+
+    async def abatch_interrupts(self, batch_id: str) -> list[BatchInterrupt]:
+        """The rows of a batch that wait for an approval (label, thread, interrupt)."""
+        from deepagents_nb.batch import batch_interrupts
+
+        return await batch_interrupts(self, batch_id)
+
+    def batch_interrupts(self, batch_id: str) -> list[BatchInterrupt]:
+        """The rows of a batch that wait for an approval (the sync twin of
+        `abatch_interrupts`); decide them with `decide_batch`, then `map` again."""
+        return run_sync(self.abatch_interrupts(batch_id))
+
+    async def adecide_batch(
+        self, batch_id: str, decisions: HitlAction | Mapping[Any, HitlAction]
+    ) -> int:
+        """Record decisions for a batch's paused rows (the async twin of `decide_batch`)."""
+        from deepagents_nb.batch import decide_batch
+
+        return await decide_batch(self, batch_id, decisions)
+
+    def decide_batch(self, batch_id: str, decisions: HitlAction | Mapping[Any, HitlAction]) -> int:
+        """Record a decision for every paused row of a batch (one `HitlAction`), or by row
+        label (`{label: action}`); the next `map` of the batch carries them out.
+        Returns how many rows got a decision."""
+        return run_sync(self.adecide_batch(batch_id, decisions))
 
     # ----- approvals -----------------------------------------------------------------------
 

@@ -191,6 +191,10 @@ class OutputSpec(Generic[T]):
             return value.get("response")
         return value
 
+    def from_json(self, data: Any) -> T:
+        """A value `to_json` gave, validated back into T (a row read from its thread)."""
+        return cast(T, self._adapter.validate_python(data))
+
     def to_json(self, value: Any) -> Any:
         """`value` as JSON-ready data (for events, checkpoints and the `task` tool)."""
         return self._adapter.dump_python(value, mode="json")

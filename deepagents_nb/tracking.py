@@ -50,12 +50,16 @@ class Budget:
     steps, so a run can exceed a limit only by the request that reached it.
     Per-thread limits count this agent's requests on the thread in this process.
     Requests to models without a known price do not count toward cost limits.
+    The per-batch limits apply to `agent.map`: once spent, no new row starts (the
+    started ones finish) and the rest are `"skipped"`.
     """
 
     max_tokens_per_run: int | None = None
     max_cost_per_run: float | None = None
     max_tokens_per_thread: int | None = None
     max_cost_per_thread: float | None = None
+    max_tokens_per_batch: int | None = None
+    max_cost_per_batch: float | None = None
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

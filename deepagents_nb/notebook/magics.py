@@ -25,7 +25,7 @@ from IPython.display import display
 from deepagents_nb.agent import DeepAgent
 from deepagents_nb.background import RunHandle
 from deepagents_nb.display import FilesView, TodoView
-from deepagents_nb.exceptions import HitlError, MissingAPIKeyError
+from deepagents_nb.exceptions import ConfigurationError, HitlError, MissingAPIKeyError
 from deepagents_nb.hitl import HitlAction
 from deepagents_nb.messages import Image, UserContent
 from deepagents_nb.notebook.plain import PlainPrinter
@@ -59,13 +59,16 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   help             this text
 
 %%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
-        [--mount VAR,VAR] [--attach VAR,VAR] [--output-type TYPE] [--background]
+        [--mount VAR,VAR] [--attach VAR,VAR] [--output-type TYPE] [--map DF]
+        [--background]
   The cell is the prompt; {name} is replaced by the variable `name`.
   --mount shows those variables read-only to the agent under /kernel/.
   --attach sends those variables as images with the prompt: a matplotlib
   figure, an Image, or PNG/JPEG bytes.
   --output-type TYPE ends the run with a validated TYPE (a class in the namespace):
   -o then holds the result, its .output the value, shown as a table.
+  --map DF runs the cell, a template over DF's columns ({text}), on every row
+  (agent.map): -o then holds the results DataFrame; run it again to resume.
   --background returns at once: other cells run while the agent works
   (-o then holds the RunHandle: .done(), .result(), .cancel())."""
 
@@ -96,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mount", default="")
     parser.add_argument("--attach", default="")
     parser.add_argument("--output-type", dest="output_type")
+    parser.add_argument("--map", dest="map_over")
     parser.add_argument("--insert", action="store_true")
     parser.add_argument("--background", action="store_true")
     return parser
@@ -137,6 +141,8 @@ class AgentMagics(Magics):
             return self._command(args)
         if args.command:
             raise UsageError(f"unexpected words before the cell: {' '.join(args.command)}")
+        if args.map_over is not None:
+            return self._map(args, cell.strip())
         prompt = _Prompt(self._namespace).format(cell.strip()) if cell.strip() else ""
         if not prompt:
             raise UsageError("the cell is empty: write the prompt below %%agent")
@@ -175,6 +181,27 @@ class AgentMagics(Magics):
         if missing:
             raise UsageError(f"cannot mount {', '.join(missing)}: no such variable")
         agent.mount(**{n: self._namespace[n] for n in wanted})
+
+    def _map(self, args: Any, template: str) -> None:
+        """`%%agent --map DF`: the cell is a template over DF's columns, run on every row."""
+        if not template:
+            raise UsageError("the cell is empty: write the prompt template below %%agent --map")
+        if args.map_over not in self._namespace:
+            raise UsageError(f"--map {args.map_over}: no such variable")
+        agent = self._agent(args.agent, args.model)
+        try:
+            frame = agent.map(
+                self._namespace[args.map_over],
+                template,
+                output_type=self._output_type(args.output_type),
+                progress=not args.no_widgets,
+            )
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from exc
+        if args.output:
+            self._namespace[args.output] = frame
+        else:
+            display(frame)  # type: ignore[no-untyped-call]
 
     def _output_type(self, name: str | None) -> Any:
         if name is None:

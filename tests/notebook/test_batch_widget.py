@@ -1,0 +1,60 @@
+"""agent.map in the notebook: the progress widget and `%%agent --map`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from widget_fakes import fake_pacing
+
+from deepagents_nb import create_deep_agent
+from deepagents_nb.models.base import ModelRequest
+from deepagents_nb.models.testing import FunctionModel, ScriptItem
+from deepagents_nb.notebook.widgets.batch import BatchProgressWidget
+
+
+def label(request: ModelRequest) -> ScriptItem:
+    text = request.messages[-1].content
+    if "broken" in text:
+        raise ValueError("cannot read it")
+    return "negative" if "bad" in text else "positive"
+
+
+def test_the_widget_counts_rows_by_status_with_tokens_and_errors() -> None:
+    agent = create_deep_agent(model=FunctionModel(label))
+    widget = BatchProgressWidget(pacing=fake_pacing())
+
+    out = agent.map(["good", "bad", "broken"], batch_id="w", progress=widget)
+
+    html = widget.html
+    assert "<b>w</b>: 3 of 3 rows" in html
+    assert ">2 done</span>" in html and ">1 failed</span>" in html and "0 remaining" in html
+    assert f"{int(out.total_tokens.sum()):,} tokens" in html
+    assert "1 rows: ValueError" in html
+    assert widget.bar.value == 3 and widget.bar.bar_style == "warning"
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "deepagents_nb")
+    yield ip
+    for name in ("tagger", "reviews", "tags"):
+        ip.user_ns.pop(name, None)
+
+
+def test_map_cell_magic_runs_the_cell_over_a_dataframe(shell: InteractiveShell) -> None:
+    shell.user_ns["tagger"] = create_deep_agent(model=FunctionModel(label))
+    shell.user_ns["reviews"] = pd.DataFrame({"text": ["bad soup", "nice tea"]}, index=["x", "y"])
+
+    shell.run_cell_magic("agent", "-a tagger --map reviews -o tags --no-widgets", "Tag: {text}")
+
+    tags = shell.user_ns["tags"]
+    assert tags.output.to_dict() == {"x": "negative", "y": "positive"}
+    with pytest.raises(UsageError, match=r"uses \{body\}"):
+        shell.run_cell_magic("agent", "-a tagger --map reviews --no-widgets", "Tag: {body}")
+    with pytest.raises(UsageError, match="--map nothing: no such variable"):
+        shell.run_cell_magic("agent", "-a tagger --map nothing --no-widgets", "Tag: {text}")
