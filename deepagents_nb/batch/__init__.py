@@ -16,9 +16,9 @@ import asyncio
 import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from deepagents_nb.batch.frame import to_frame
 from deepagents_nb.batch.inputs import Row, Rows, to_rows
@@ -37,7 +37,15 @@ if TYPE_CHECKING:
 
 Backend = Literal["local"]
 
-__all__ = ["BatchInterrupt", "RateLimiter", "amap", "batch_interrupts", "decide_batch"]
+__all__ = [
+    "BatchBackend",
+    "BatchInterrupt",
+    "LocalBackend",
+    "RateLimiter",
+    "amap",
+    "batch_interrupts",
+    "decide_batch",
+]
 
 
 @dataclass(frozen=True)
@@ -79,24 +87,59 @@ async def amap(
     display = choose(progress)
     display.start(len(rows.rows), batch_id)
     outcomes: list[RowOutcome | None] = [None] * len(rows.rows)
-    slots = asyncio.Semaphore(concurrency)
 
-    async def one(row: Row) -> None:
-        async with slots:
-            outcome = await runner.run(row)
+    def finished(outcome: RowOutcome) -> None:
         spent.add(outcome)
-        outcomes[row.position] = outcome
+        outcomes[outcome.row.position] = outcome
         display.row(outcome)
 
-    tasks = [asyncio.ensure_future(one(row)) for row in rows.rows]
     try:
-        await asyncio.gather(*tasks)
+        await LocalBackend(concurrency).run(rows.rows, runner, finished)
     finally:
-        for task in tasks:
-            task.cancel()  # cancelled (Ctrl-C, a Cancel button): finished rows stay stored
         display.finish()
     done = [o for o in outcomes if o is not None]
     return to_frame(done, rows.index, structured=output is not None)
+
+
+class BatchBackend(Protocol):
+    """Where a batch's rows run: here on asyncio (`LocalBackend`) or on a cluster."""
+
+    async def run(
+        self,
+        rows: Sequence[Row],
+        runner: RowRunner,
+        finished: Callable[[RowOutcome], None],
+    ) -> None:
+        """Run every row (`runner.run(row)`, which never raises) and report each outcome
+        to `finished` as it arrives; on cancellation, stop and leave finished rows stored."""
+        ...
+
+
+@dataclass
+class LocalBackend:
+    """Rows as asyncio tasks in this process, at most `concurrency` at once."""
+
+    concurrency: int
+
+    async def run(
+        self,
+        rows: Sequence[Row],
+        runner: RowRunner,
+        finished: Callable[[RowOutcome], None],
+    ) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(row: Row) -> None:
+            async with slots:
+                outcome = await runner.run(row)
+            finished(outcome)
+
+        tasks = [asyncio.ensure_future(one(row)) for row in rows]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()  # cancelled (Ctrl-C, a Cancel button): finished rows stay stored
 
 
 def default_batch_id(
