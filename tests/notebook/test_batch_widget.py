@@ -58,3 +58,43 @@ def test_map_cell_magic_runs_the_cell_over_a_dataframe(shell: InteractiveShell) 
         shell.run_cell_magic("agent", "-a tagger --map reviews --no-widgets", "Tag: {body}")
     with pytest.raises(UsageError, match="--map nothing: no such variable"):
         shell.run_cell_magic("agent", "-a tagger --map nothing --no-widgets", "Tag: {text}")
+
+
+def test_paused_rows_are_decided_from_the_list_and_the_next_map_carries_them_out() -> None:
+    from deepagents_nb import InMemoryCheckpointer, ToolCall, tool
+    from deepagents_nb.notebook.widgets import BatchApprovalWidget
+
+    sent: list[str] = []
+
+    @tool
+    def send(to: str) -> str:
+        """Send a mail."""
+        sent.append(to)
+        return "sent"
+
+    def model(request: ModelRequest) -> ScriptItem:
+        last = request.messages[-1]
+        return ToolCall("send", {"to": last.content}) if last.role == "user" else last.content
+
+    agent = create_deep_agent(
+        model=FunctionModel(model),
+        tools=[send],
+        interrupt_on={"send": True},
+        checkpointer=InMemoryCheckpointer(),
+    )
+    people = ["ann", "bob", "cy"]
+    agent.map(people, batch_id="mail", progress=False)
+    view = BatchApprovalWidget(agent, "mail")
+    assert [box.description for box in view.boxes][0] == 'row 0: send {"to": "ann"}'
+
+    view.select(0, 2)
+    view.widget.children[2].children[0].click()  # Approve selected
+    view.reason.value = "not bob"
+    view.widget.children[2].children[3].click()  # Reject all (the rest)
+
+    assert sent == [] and view.decided == {"0": "approved", "2": "approved", "1": "rejected"}
+    assert "2 approved · 1 rejected · 0 undecided" in view.status.value
+    assert all(box.disabled for box in view.boxes)
+    out = agent.map(people, batch_id="mail", progress=False)
+    assert sent == ["ann", "cy"] and out.status.eq("done").all()
+    assert "Reason: not bob" in out.output[1]
