@@ -85,7 +85,7 @@ def test_paused_rows_are_decided_from_the_list_and_the_next_map_carries_them_out
     people = ["ann", "bob", "cy"]
     agent.map(people, batch_id="mail", progress=False)
     view = BatchApprovalWidget(agent, "mail")
-    assert [box.description for box in view.boxes][0] == 'row 0: send {"to": "ann"}'
+    assert view.boxes[0].description == 'row 0: send {"to": "ann"}'
 
     view.select(0, 2)
     view.widget.children[2].children[0].click()  # Approve selected
