@@ -40,7 +40,8 @@ class Entry:
         self.depth = depth
         self.agent = agent
         self.dirty = True
-        self.widget: Any = None
+        self.widget: Any = None  # the `HTML` widget showing `html()`
+        self.view: Any = None  # what the log shows: `widget`, or a box holding it
 
     def body(self) -> str:
         raise NotImplementedError
@@ -160,10 +161,18 @@ class CodeEntry(ToolEntry):
     def __init__(self, depth: int, agent: str, args: dict[str, Any], summary: str) -> None:
         super().__init__(depth, agent, "run_python", args, summary)
         self.images: tuple[Image, ...] = ()
+        self.ran_code: str | None = None
 
     @property
     def code(self) -> str:
+        """The code as the event carried it (PII-sanitized when the agent sanitizes)."""
         return str(self.args.get("code", "")) if isinstance(self.args, dict) else ""
+
+    @property
+    def code_to_insert(self) -> str:
+        """The code "Insert as cell" puts in the notebook: what the agent really ran,
+        from the thread (`ran_code`), once known; until then the event's copy."""
+        return self.code if self.ran_code is None else self.ran_code
 
     def show_result(self, text: str, images: tuple[Image, ...]) -> None:
         """The call's whole output, from the thread (events carry only a preview)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
@@ -25,7 +26,9 @@ from deepagents_nb.events import (
     ToolStarted,
 )
 from deepagents_nb.messages import Message
-from deepagents_nb.notebook.widgets._base import FONT, MUTED_COLOR, WidgetView
+from deepagents_nb.notebook import insert_cell
+from deepagents_nb.notebook.insert_cell import CellInserter, CellInsertUnavailable
+from deepagents_nb.notebook.widgets._base import ERROR_COLOR, FONT, MUTED_COLOR, WidgetView
 from deepagents_nb.notebook.widgets._entries import (
     CodeEntry,
     Entry,
@@ -48,6 +51,10 @@ class EventLog(WidgetView):
     user expanded stays expanded. Redraws are throttled (`pacing`), and only
     the last `max_entries` entries are kept on screen.
 
+    A `run_python` call also gets an "Insert as cell" button: a click puts the
+    code the agent ran into a new cell below (through `inserter`; by default
+    `insert_cell.insert_cell_below`, JupyterLab and Notebook 7 with ipylab).
+
     Example::
 
         log = EventLog()
@@ -58,9 +65,15 @@ class EventLog(WidgetView):
     """
 
     def __init__(
-        self, *, max_entries: int = 300, pacing: Pacing | None = None, height: str = "420px"
+        self,
+        *,
+        max_entries: int = 300,
+        pacing: Pacing | None = None,
+        height: str = "420px",
+        inserter: CellInserter | None = None,
     ) -> None:
         self.max_entries = max_entries
+        self._inserter = inserter
         self.events = 0
         self.hidden = 0
         self._entries: deque[Entry] = deque()
@@ -69,6 +82,7 @@ class EventLog(WidgetView):
         self._tools: dict[str, ToolEntry] = {}
         self._code: dict[str, CodeEntry] = {}  # run_python entries by call id, while shown
         self._streamed: set[str] = set()
+        self._shown: list[Any] = []  # the HTML widgets on screen, in order (see `html`)
         # Events arrive on the cell's thread while the trailing redraw runs on a timer's.
         self._lock = threading.RLock()
         self._hidden_note = widgets.HTML()
@@ -107,9 +121,15 @@ class EventLog(WidgetView):
 
     def show_tool_results(self, messages: list[Message], *, redact: bool = True) -> None:
         """Give each shown `run_python` entry its whole output and images, from the
-        thread's tool messages (events carry only a short preview and no images)."""
+        thread's tool messages (events carry only a short preview and no images),
+        and the code it really ran, from the assistant's tool calls (an event's copy
+        of the code is PII-sanitized): "Insert as cell" inserts that."""
         with self._lock:
             for message in messages:
+                for call in message.tool_calls:
+                    called = self._code.get(call.id)
+                    if called is not None and isinstance(call.args, dict) and "code" in call.args:
+                        called.ran_code = str(call.args["code"])
                 entry = self._code.get(message.tool_call_id or "")
                 if entry is not None and message.role == "tool":
                     text = redact_pii(message.content) if redact else message.content
@@ -130,8 +150,8 @@ class EventLog(WidgetView):
 
     @property
     def html(self) -> str:
-        """The HTML the widgets show (as of the last redraw)."""
-        return "".join(child.value for child in self.body.children)
+        """The HTML the widgets show (as of the last redraw), without the buttons."""
+        return "".join(shown.value for shown in self._shown)
 
     # ----- events to entries ---------------------------------------------------------------
 
@@ -225,22 +245,65 @@ class EventLog(WidgetView):
     def _render(self) -> None:
         with self._lock:
             children: list[Any] = []
+            shown: list[Any] = []
             if self.hidden:
                 self._hidden_note.value = (
                     f"<div style='color:{MUTED_COLOR};{FONT}'>… {self.hidden:,} earlier "
                     f"{'entry' if self.hidden == 1 else 'entries'} not shown</div>"
                 )
                 children.append(self._hidden_note)
+                shown.append(self._hidden_note)
             for entry in self._entries:
                 if entry.widget is None:
                     entry.widget = widgets.HTML(entry.html())
+                    entry.view = self._view(entry)
                 elif entry.dirty:
                     entry.widget.value = entry.html()
                 entry.dirty = False
-                children.append(entry.widget)
+                children.append(entry.view)
+                shown.append(entry.widget)
             if tuple(children) != tuple(self.body.children):
                 self.body.children = tuple(children)
+            self._shown = shown
             evicted, self._evicted = self._evicted, []
         for entry in evicted:
-            if entry.widget is not None:
-                entry.widget.close()
+            for widget in _widgets_of(entry.view):
+                widget.close()
+
+    def _view(self, entry: Entry) -> Any:
+        """What the log shows for `entry`: its HTML, and a code run's insert button."""
+        if not isinstance(entry, CodeEntry):
+            return entry.widget
+        if self._inserter is None:
+            # Opened now, so the front end has answered by the time of a click.
+            insert_cell.prepare_front_end()
+        button = widgets.Button(
+            description="Insert as cell",
+            tooltip="Put this code into a new cell below this one",
+            layout=widgets.Layout(width="auto", height="24px"),
+        )
+        button.add_class("dnb-insert-cell")  # stable selector (tests/e2e)
+        status = widgets.HTML()
+        status.add_class("dnb-insert-cell-status")
+        button.on_click(lambda _: self._insert(entry, status))
+        indent = f"calc({1.5 * entry.depth:g}em + 8px)" if entry.depth > 0 else "0"
+        row = widgets.HBox([button, status], layout=widgets.Layout(margin=f"0 0 4px {indent}"))
+        return widgets.VBox([entry.widget, row])
+
+    def _insert(self, entry: CodeEntry, status: Any) -> None:
+        """The button's click: the code into a new cell, or why not and what to do."""
+        insert = self._inserter or insert_cell.insert_cell_below
+        try:
+            insert(entry.code_to_insert)
+        except CellInsertUnavailable as exc:
+            status.value = f"<small style='color:{ERROR_COLOR};{FONT}'>{escape(str(exc))}</small>"
+        else:
+            status.value = ""
+
+
+def _widgets_of(view: Any) -> list[Any]:
+    """`view` and every widget inside it (closing a box leaves its children open)."""
+    if view is None:
+        return []
+    inside = [w for child in getattr(view, "children", ()) for w in _widgets_of(child)]
+    return [view, *inside]
