@@ -86,3 +86,31 @@ def test_a_resumed_run_keeps_the_views_output_type() -> None:
 
     assert done.output == City(name="Oslo", population=1)
     assert "<table class='dnb-output'" in view.answer.value
+
+
+def test_the_event_log_shows_the_output_filling_in() -> None:
+    import json
+
+    from deepagents_nb.events import OutputDelta
+    from deepagents_nb.notebook.widgets import EventLog
+
+    log = EventLog(pacing=fake_pacing())
+    meta = {"thread_id": "t", "run_id": "r", "agent_name": "agent"}
+    log.handle(OutputDelta(value={"name": "Os"}, **meta))
+    log.flush()
+    assert "filling in…" in log.html and ">Os</td>" in log.html
+
+    log.handle(OutputDelta(value={"name": "Oslo", "population": 1}, final=True, **meta))
+    log.flush()
+    assert "filling in" not in log.html and ">Oslo</td>" in log.html and ">1</td>" in log.html
+    assert log.html.count("dnb-output-entry") == 1  # one entry, updated in place
+
+    streamed = create_deep_agent(
+        model=ScriptedModel([json.dumps({"name": "Lima", "population": 10})]),
+        output_type=City,
+        output_mode="native",
+    )
+    view = RunView(streamed, "s", pacing=fake_pacing())
+    view.run("City?")
+    assert view.dashboard.event_log.html.count("dnb-output-entry") == 1
+    assert ">Lima</td>" in view.dashboard.event_log.html

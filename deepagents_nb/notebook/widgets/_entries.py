@@ -7,7 +7,7 @@ import json
 from html import escape
 from typing import Any, Literal
 
-from deepagents_nb.display import highlighted_python
+from deepagents_nb.display import highlighted_python, output_html
 from deepagents_nb.messages import Image
 from deepagents_nb.notebook.widgets._base import ERROR_COLOR, MUTED_COLOR
 
@@ -205,4 +205,24 @@ class CodeEntry(ToolEntry):
             f"padding:4px 6px;border-left:3px solid #6366f1'>"
             f"{highlighted_python(clip(self.code))}</pre>{output}"
             f"<div class='dnb-thumbnails'>{thumbnails}</div></details>"
+        )
+
+
+class OutputEntry(Entry):
+    """A run's structured output as a table, filling in while it streams."""
+
+    def __init__(self, depth: int, agent: str) -> None:
+        super().__init__(depth, agent)
+        self.value: Any = None
+        self.final = False
+
+    def update(self, value: Any, final: bool) -> None:
+        self.value, self.final = value, final
+        self.dirty = True
+
+    def body(self) -> str:
+        state = "" if self.final else f" <small style='color:{MUTED_COLOR}'>filling in…</small>"
+        return (
+            f"<div class='dnb-output-entry'><small>Output</small>{state}"
+            f"{output_html(self.value)}</div>"
         )

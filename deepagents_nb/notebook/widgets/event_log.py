@@ -16,6 +16,7 @@ from deepagents_nb.events import (
     EventBase,
     InterruptRaised,
     InterruptResolved,
+    OutputDelta,
     PlanningComplete,
     StreamingToken,
     SubAgentCompleted,
@@ -33,6 +34,7 @@ from deepagents_nb.notebook.widgets._entries import (
     CodeEntry,
     Entry,
     NoteEntry,
+    OutputEntry,
     TextEntry,
     Tone,
     ToolEntry,
@@ -81,6 +83,7 @@ class EventLog(WidgetView):
         self._open_text: dict[tuple[str, str], TextEntry] = {}
         self._tools: dict[str, ToolEntry] = {}
         self._code: dict[str, CodeEntry] = {}  # run_python entries by call id, while shown
+        self._outputs: dict[tuple[str, str], OutputEntry] = {}  # by run, while it fills in
         self._streamed: set[str] = set()
         self._shown: list[Any] = []  # the HTML widgets on screen, in order (see `html`)
         # Events arrive on the cell's thread while the trailing redraw runs on a timer's.
@@ -144,6 +147,7 @@ class EventLog(WidgetView):
             self._open_text.clear()
             self._tools.clear()
             self._code.clear()
+            self._outputs.clear()
             self.hidden = 0
         self._throttle.request()
         self._throttle.flush()
@@ -167,6 +171,15 @@ class EventLog(WidgetView):
             return
         # Anything else the agent does ends its current text block.
         self._open_text.pop(key, None)
+        if isinstance(event, OutputDelta):
+            output = self._outputs.get(key)
+            if output is None:
+                output = self._outputs[key] = OutputEntry(event.depth, event.agent_name)
+                self._add(output)
+            output.update(event.value, event.final)
+            if event.final:
+                del self._outputs[key]
+            return
         if isinstance(event, ToolStarted):
             entry: ToolEntry
             if event.tool_name == "run_python":
