@@ -57,6 +57,7 @@ class RateLimiter:
         self._streak = 0
         self._changed = asyncio.Condition()
         self._next_start = 0.0
+        self._resume_at = 0.0
         self._tokens: deque[tuple[float, int]] = deque()
 
     async def call(self, make: Callable[[], Awaitable[T]], tokens: Callable[[T], int]) -> T:
@@ -66,11 +67,13 @@ class RateLimiter:
             try:
                 result = await make()
             except RateLimitError as exc:
-                await self._leave(ok=False)
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_WAIT
+                # Every caller holds off until then, not just this one: the server said
+                # when it takes requests again, and a herd of early retries is refused.
+                self._resume_at = max(self._resume_at, asyncio.get_running_loop().time() + wait)
+                await self._leave(ok=False)
                 self.stats.rate_limited += 1
                 self.stats.waited_seconds += wait
-                await asyncio.sleep(wait)
                 continue
             except BaseException:
                 await self._leave(ok=None)
@@ -104,6 +107,8 @@ class RateLimiter:
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
+        while loop.time() < self._resume_at:  # a 429's retry-after holds every caller
+            await asyncio.sleep(self._resume_at - loop.time())
         if self.rpm is not None:
             start = max(loop.time(), self._next_start)
             self._next_start = start + 60.0 / self.rpm
