@@ -59,6 +59,7 @@ from deepagents_nb.middleware.fs_backends import DirectoryBackend
 from deepagents_nb.middleware.subagents import SubAgentConfig
 from deepagents_nb.middleware.summarization import SummarizationConfig
 from deepagents_nb.models.base import ChatModel, ModelRequest, ModelResponse
+from deepagents_nb.models.fallback import FallbackModel
 from deepagents_nb.models.registry import ModelConfig, get_default_model
 from deepagents_nb.persistence.base import Checkpoint, Checkpointer
 from deepagents_nb.persistence.memory import InMemoryCheckpointer
@@ -104,6 +105,7 @@ __all__ = [
     "EventBase",
     "EventBroadcaster",
     "EventDispatcher",
+    "FallbackModel",
     "HitlAction",
     "HitlError",
     "HitlPolicy",
