@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from deepagents_nb._sync import iterate_sync, run_sync
 from deepagents_nb.background import RunHandle
 from deepagents_nb.broadcast import EventBroadcaster, EventDispatcher
+from deepagents_nb.context_window import ContextUsage, known_context_window
 from deepagents_nb.events import EventBase
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.hitl import (
@@ -71,6 +72,7 @@ class AgentConfig:
     token_tracking: UsageTracker | None = None
     interrupt_on: dict[str, HitlPolicy] = field(default_factory=dict)
     output: OutputSpec[Any] | None = None
+    context_window: int | None = None
 
 
 class DeepAgent:
@@ -331,6 +333,22 @@ class DeepAgent:
         if spec is None:
             spec = self._output_specs[key] = OutputSpec(output_type, mode, retries)
         return spec
+
+    async def acontext_usage(self, thread_id: str = "default") -> ContextUsage | None:
+        """How full the context window was at the thread's last model request (the async
+        twin of `context_usage`)."""
+        return self.context_usage(thread_id)
+
+    def context_usage(self, thread_id: str = "default") -> ContextUsage | None:
+        """The thread's last model request: its prompt tokens against the model's context
+        window (known from the model data, or `context_window=`). None before any request
+        this process recorded (token tracking on, the default)."""
+        records = [r for r in self.usage.records if r.thread_id == thread_id]
+        if not records:
+            return None
+        last = records[-1]
+        window = self.config.context_window or known_context_window(last.provider, last.model)
+        return ContextUsage(last.input_tokens, window, last.provider, last.model)
 
     # ----- batches -------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_gemini": "model",
     "with_python": "python",
     "with_output_type": "output_type",
+    "with_context_window": "context_window",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -349,6 +350,21 @@ class ConfigurableAgentBuilder:
         self._config.output = as_output_spec(output_type, mode, retries)
         return self
 
+    def with_context_window(self, tokens: int | None) -> ConfigurableAgentBuilder:
+        """The model's context window in tokens, for the context meter (`TokenUsage`
+        events, `agent.context_usage`, the dashboard's gauge); by default the window
+        the model data knows. None goes back to that.
+
+        Raises:
+            ConfigurationError: `tokens` is not a positive integer.
+        """
+        if tokens is not None and (
+            isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
+        ):
+            raise ConfigurationError(f"context_window must be a positive integer, got {tokens!r}")
+        self._config.context_window = tokens
+        return self
+
     def build(self) -> DeepAgent:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
@@ -406,6 +422,7 @@ def create_deep_agent(
     output_type: Any = None,
     output_mode: OutputMode = "tool",
     output_retries: int = DEFAULT_RETRIES,
+    context_window: int | None = None,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -436,6 +453,7 @@ def create_deep_agent(
         builder.with_budget(budget)
     builder.with_python(python, policy=python_policy, timeout=python_timeout)
     builder.with_output_type(output_type, output_mode, output_retries)
+    builder.with_context_window(context_window)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deepagents_nb.context_window import known_context_window
 from deepagents_nb.events import TokenUsage
 from deepagents_nb.messages import Message
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
@@ -50,6 +51,8 @@ class RunContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     output: OutputRun | None = None
     """The run's structured output, when it has an `output_type`."""
+    context_window: int | None = None
+    """The agent's `context_window` setting (else each model's known window)."""
 
     def record_usage(self, response: ModelResponse, model: ChatModel) -> None:
         """Count a model call: run totals, the tracker (cost, budgets), a `TokenUsage` event."""
@@ -79,6 +82,8 @@ class RunContext:
                     model=model_name,
                     duration_ms=response.duration_ms,
                     estimated_cost=cost,
+                    context_window=self.context_window
+                    or known_context_window(provider, model_name),
                     **self.event_meta(),
                 )
             )

@@ -133,6 +133,9 @@ class TokenUsage(EventBase):
     model: str
     duration_ms: float
     estimated_cost: float | None = None
+    context_window: int | None = None
+    """The model's context window, when known: `usage.input_tokens` of it is this
+    request's prompt (the context meter)."""
 
 
 class InterruptRaised(EventBase):

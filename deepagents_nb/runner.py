@@ -288,6 +288,7 @@ class Runner:
             else sink is not None or dispatcher.wants_streaming,
             tracker=parent.tracker if parent else self.config.token_tracking,
             gates=gates,
+            context_window=self.config.context_window,
         )
 
     async def _result(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import pandas as pd
 
+from deepagents_nb.context_window import ContextUsage
 from deepagents_nb.events import EventBase, TokenUsage
 from deepagents_nb.notebook.charts import cost_figure
 from deepagents_nb.notebook.widgets._base import FONT, MUTED_COLOR, WidgetView
@@ -115,6 +116,24 @@ def totals_html(df: pd.DataFrame) -> str:
     )
 
 
+def gauge_html(usage: ContextUsage | None) -> str:
+    """The context meter: the last request's prompt against the model's context window."""
+    if usage is None:
+        return ""
+    fraction = usage.fraction
+    if fraction is None:
+        style = f"{FONT};color:{MUTED_COLOR}"
+        return f"<div class='dnb-context' style='{style}'>{escape(str(usage))}</div>"
+    shown = min(1.0, fraction)
+    colour = "#15803d" if shown < 0.6 else "#b45309" if shown < 0.85 else "#b91c1c"
+    return (
+        f"<div class='dnb-context' style='{FONT};margin:4px 0'>Context: {escape(str(usage))}"
+        f"<div style='background:#e5e7eb;height:6px;border-radius:3px;max-width:420px'>"
+        f"<div class='dnb-context-bar' style='background:{colour};height:6px;"
+        f"border-radius:3px;width:{shown:.1%}'></div></div></div>"
+    )
+
+
 class CostPanel(WidgetView):
     """Totals, `cost_figure` and the request table of an agent's usage ledger.
 
@@ -141,12 +160,13 @@ class CostPanel(WidgetView):
         self.max_rows = max_rows
         self.frame = pd.DataFrame()
         self.totals = widgets.HTML()
+        self.gauge = widgets.HTML()
         self.chart = widgets.Output()
         self.table = widgets.HTML()
         table_box = widgets.Box(
             [self.table], layout=widgets.Layout(max_height="320px", overflow="auto")
         )
-        self.widget = widgets.VBox([self.totals, self.chart, table_box])
+        self.widget = widgets.VBox([self.totals, self.gauge, self.chart, table_box])
         self.widget.add_class("dnb-cost")  # stable selectors (styling, tests/e2e)
         self.chart.add_class("dnb-cost-chart")
         self._throttle = (pacing or Pacing()).slower(10).throttle(self.refresh)
@@ -175,6 +195,7 @@ class CostPanel(WidgetView):
         df = ledger.to_dataframe()
         if self.thread_id is not None and "thread_id" in df.columns:
             df = df[df["thread_id"] == self.thread_id]
+            self.gauge.value = gauge_html(self.agent.context_usage(self.thread_id))
         self.update(df)
 
     def update(self, df: pd.DataFrame) -> None:
