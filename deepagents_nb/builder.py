@@ -29,6 +29,8 @@ from deepagents_nb.tracking import Budget, TokenTracker, TokenTrackingConfig, bu
 
 if TYPE_CHECKING:
     from deepagents_nb.kernel.middleware import PythonMiddleware
+    from deepagents_nb.middleware.memory import MemoryMiddleware, MemorySpec
+    from deepagents_nb.middleware.skills import SkillsMiddleware, SkillSource
 
 PythonMode = Literal["live", "isolated"]
 DEFAULT_PYTHON_TIMEOUT = 60.0  # kernel.DEFAULT_TIMEOUT, without importing the package
@@ -56,6 +58,8 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_prompt_caching": "prompt_caching",
     "with_filesystem": "filesystem",
     "with_read_todos": "read_todos",
+    "with_memory": "memory",
+    "with_skills": "skills",
     "with_tool_interrupt": "interrupt_on",
     "with_tool_interrupts": "interrupt_on",
     "with_token_tracking": "token_tracking",
@@ -89,6 +93,8 @@ class ConfigurableAgentBuilder:
         self._budget: Budget | None = None
         self._broadcast_timeout: float | None = None
         self._python: PythonMiddleware | None = None
+        self._memory: MemoryMiddleware | None = None
+        self._skills: SkillsMiddleware | None = None
 
     def with_description(self, description: str) -> ConfigurableAgentBuilder:
         """Say what this agent is for (shown when it is used as a sub-agent)."""
@@ -139,6 +145,43 @@ class ConfigurableAgentBuilder:
     def with_read_todos(self, enabled: bool = True) -> ConfigurableAgentBuilder:
         """Also give the model a `read_todos` tool."""
         self._stack.read_todos = bool(enabled)
+        return self
+
+    def with_memory(
+        self, files: MemorySpec | None, *, approval: HitlPolicy | bool = True
+    ) -> ConfigurableAgentBuilder:
+        """Memory files (`"AGENTS.md"`, a list, or `{name: path}`) in the system prompt,
+        re-read each run; the agent edits them under `/memories/<name>`, each change
+        written back once a person approves it (`approval=False`: without asking).
+        `None` turns memory off.
+
+        Raises:
+            ConfigurationError: a file's folder does not exist, or two files share a name.
+        """
+        if files is None:
+            self._memory = None
+            return self
+        from deepagents_nb.middleware.memory import MemoryMiddleware
+
+        self._memory = MemoryMiddleware(files, approval=approval)
+        return self
+
+    def with_skills(
+        self, sources: SkillSource | Iterable[SkillSource] | None
+    ) -> ConfigurableAgentBuilder:
+        """Skills (Agent Skills folders with a `SKILL.md`) listed in the system prompt
+        by name and description, their files readable under `/skills/<name>/`. `sources`
+        is a folder of skill folders (or a list of them); `None` turns skills off.
+
+        Raises:
+            ConfigurationError: a folder is missing, or a skill is bad (naming its file).
+        """
+        if sources is None:
+            self._skills = None
+            return self
+        from deepagents_nb.middleware.skills import SkillsMiddleware
+
+        self._skills = SkillsMiddleware(sources)
         return self
 
     def with_tool_interrupt(
@@ -387,6 +430,9 @@ class ConfigurableAgentBuilder:
             # Sub-agents get the parent's middleware, so they share its kernels (and gate).
             gates = {**python.interrupt_on(), **config.interrupt_on}
             config = replace(config, middleware=[python, *config.middleware], interrupt_on=gates)
+        extras = [m for m in (self._memory, self._skills) if m is not None]
+        if extras:
+            config = replace(config, middleware=[*extras, *config.middleware])
         stack = default_stack(config, self._stack)
         return DeepAgent(replace(config, middleware=[*stack, *config.middleware]))
 
@@ -404,6 +450,9 @@ def create_deep_agent(
     prompt_caching: bool = True,
     filesystem: FileBackend | None = None,
     read_todos: bool = False,
+    memory: MemorySpec | None = None,
+    memory_approval: HitlPolicy | bool = True,
+    skills: SkillSource | Iterable[SkillSource] | None = None,
     interrupt_on: Mapping[str, HitlPolicy | bool] | None = None,
     middleware: Iterable[Middleware] = (),
     checkpointer: Checkpointer | None = None,
@@ -433,6 +482,7 @@ def create_deep_agent(
     builder.with_subagents(subagents).with_general_purpose_agent(general_purpose_agent)
     builder.with_summarization(summarization).with_prompt_caching(prompt_caching)
     builder.with_filesystem(filesystem).with_read_todos(read_todos)
+    builder.with_memory(memory, approval=memory_approval).with_skills(skills)
     builder.with_tool_interrupts(interrupt_on or {})
     if model is not None:
         builder.with_model(model)

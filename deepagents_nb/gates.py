@@ -9,13 +9,17 @@ a parent can add gates below it, never remove a sub-agent's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.hitl import HitlPolicy
+from deepagents_nb.messages import ToolCall
 
 _GLOB_CHARACTERS = frozenset("*?[")
+
+CallGate = Callable[[ToolCall], "HitlPolicy | None"]
+"""Gates a call by its arguments (a middleware's `approval_policy`)."""
 
 
 def is_pattern(key: str) -> bool:
@@ -26,18 +30,36 @@ def is_pattern(key: str) -> bool:
 class Gates:
     """The approval policies that apply to one run."""
 
-    __slots__ = ("_exact", "_parent", "_patterns", "_resolved")
+    __slots__ = ("_calls", "_exact", "_parent", "_patterns", "_resolved")
 
-    def __init__(self, policies: Mapping[str, HitlPolicy], parent: Gates | None = None) -> None:
+    def __init__(
+        self,
+        policies: Mapping[str, HitlPolicy],
+        parent: Gates | None = None,
+        call_gates: Sequence[CallGate] = (),
+    ) -> None:
         self._exact = {k: p for k, p in policies.items() if not is_pattern(k)}
         self._patterns = sorted(
             ((k, p) for k, p in policies.items() if is_pattern(k)), key=lambda kp: -len(kp[0])
         )
         self._parent = parent
+        self._calls = tuple(call_gates)
         self._resolved: dict[str, HitlPolicy | None] = {}
 
     def __bool__(self) -> bool:
-        return bool(self._exact or self._patterns or self._parent)
+        return bool(self._exact or self._patterns or self._calls or self._parent)
+
+    def gate_call(self, call: ToolCall) -> HitlPolicy | None:
+        """The policy that stops `call` for approval: by its tool's name, or by its
+        arguments (a middleware's `approval_policy`, here or in a parent); else None."""
+        return self.gate(call.name) or self._by_arguments(call)
+
+    def _by_arguments(self, call: ToolCall) -> HitlPolicy | None:
+        for call_gate in self._calls:
+            policy = call_gate(call)
+            if policy is not None and not policy.allow_auto:
+                return policy
+        return None if self._parent is None else self._parent._by_arguments(call)
 
     def gate(self, tool_name: str) -> HitlPolicy | None:
         """The policy that stops `tool_name` for approval, or None when it runs freely."""

@@ -106,7 +106,10 @@ class Runner:
         self._after_model = [m for m in middleware if overrides(m, "after_model")]
         self._describers = [m for m in middleware if overrides(m, "describe_call")]
         self._execute = ToolCaller(agent.tools, middleware).execute
-        self._gates = Gates(self.config.interrupt_on)
+        self._call_gates = [
+            m.approval_policy for m in middleware if overrides(m, "approval_policy")
+        ]
+        self._gates = Gates(self.config.interrupt_on, call_gates=self._call_gates)
         self._side_effects = frozenset(t.name for t in agent.tools.values() if t.side_effects)
         self._keys_checked = False
 
@@ -272,7 +275,11 @@ class Runner:
         if parent is not None:
             sink = parent.emit if parent.listening else None
         # A parent's gates apply below it too, and cannot lift a sub-agent's own.
-        gates = self._gates if parent is None else Gates(self.config.interrupt_on, parent.gates)
+        gates = (
+            self._gates
+            if parent is None
+            else Gates(self.config.interrupt_on, parent.gates, self._call_gates)
+        )
         return RunContext(
             thread_id=thread_id,
             run_id=uuid.uuid4().hex,
@@ -438,7 +445,7 @@ class Runner:
             if answering and entry.call.name == FINAL_ANSWER:
                 assert run.output is not None
                 entry.result = _check_final_answer(run.output, entry.call)
-            elif gates and gates.gate(entry.call.name) is not None:
+            elif gates and gates.gate_call(entry.call) is not None:
                 entry.waiting = "approval"
         return turn
 
@@ -473,7 +480,7 @@ class Runner:
         if head.started is not None:  # left by a run that died while it ran
             return crash_interrupt(head, run.thread_id)
         if head.interrupt is None:  # an approval: a sub-agent's wait brings its own
-            policy = run.gates.gate(head.call.name) if run.gates else None
+            policy = run.gates.gate_call(head.call) if run.gates else None
             head.interrupt = AgentInterrupt(
                 tool_name=head.call.name,
                 tool_args=head.call.args,

@@ -117,7 +117,7 @@ class ToolCaller:
             )
         # The gate applies to the call that actually runs, after every hook rewrote it.
         gates = ctx.run.gates
-        if gates and gates.gate(call.name) is not None and not _approved(call, ctx.approved):
+        if gates and gates.gate_call(call) is not None and not _approved(call, ctx.approved):
             return ToolOutcome(
                 f"Tool {call.name!r} needs a human's approval, which this call does not have "
                 f"(a middleware hook made or changed it after the approval check), so it did "

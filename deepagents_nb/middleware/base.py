@@ -14,12 +14,17 @@ nothing else, so an unused hook costs nothing per step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from deepagents_nb.context import RunContext, ToolContext
 from deepagents_nb.messages import ToolCall
 from deepagents_nb.models.base import ModelRequest, ModelResponse
 from deepagents_nb.tools import Tool, ToolOutcome
+
+if TYPE_CHECKING:
+    from deepagents_nb.hitl import HitlPolicy
+    from deepagents_nb.middleware.fs_backends import FileBackend
 
 ToolHandler = Callable[[ToolCall, ToolContext], Awaitable[ToolOutcome]]
 
@@ -35,6 +40,17 @@ class Middleware:
 
     def system_prompt(self) -> str | None:
         """A section appended to the agent's system prompt."""
+        return None
+
+    def file_routes(self) -> Mapping[str, FileBackend]:
+        """Directories this middleware adds to the agent's filesystem, e.g.
+        `{"/skills": backend}`; each backend sees the paths below its directory."""
+        return {}
+
+    def approval_policy(self, call: ToolCall) -> HitlPolicy | None:
+        """A policy that stops `call` for a human's approval, beyond `interrupt_on`
+        (which gates by tool name): e.g. `edit_file` on some paths only. Called for
+        every tool call when overridden, so keep it cheap."""
         return None
 
     async def before_model(self, request: ModelRequest, run: RunContext) -> ModelRequest:

@@ -7,7 +7,7 @@ the user's own middleware. (Approval policies join at the end of the stack.)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.middleware.base import Middleware
@@ -16,6 +16,7 @@ from deepagents_nb.middleware.fs_backends import FileBackend, StateBackend
 from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.middleware.planning import PlanningMiddleware
 from deepagents_nb.middleware.prompt_caching import AnthropicPromptCachingMiddleware
+from deepagents_nb.middleware.routes import file_routes_of, with_routes
 from deepagents_nb.middleware.subagents import (
     GENERAL_PURPOSE,
     GENERAL_PURPOSE_DESCRIPTION,
@@ -40,13 +41,19 @@ class StackOptions:
     filesystem: FileBackend | None = None
     read_todos: bool = False
     mounts: Mounts = field(default_factory=Mounts)
+    routes: dict[str, FileBackend] = field(default_factory=dict)
+    """Directories the middleware add (`file_routes()`: /memories, /skills)."""
 
 
 def _worker_stack(options: StackOptions) -> list[Middleware]:
     """What every agent gets: plan, files, summaries, caching (no further sub-agents)."""
     stack: list[Middleware] = [
         PlanningMiddleware(read_todos=options.read_todos),
-        FilesystemMiddleware(MountedBackend(options.filesystem or StateBackend(), options.mounts)),
+        FilesystemMiddleware(
+            MountedBackend(
+                with_routes(options.filesystem or StateBackend(), options.routes), options.mounts
+            )
+        ),
     ]
     if options.summarization is not None:
         stack.append(SummarizationMiddleware(options.summarization))
@@ -77,6 +84,7 @@ def _subagent(config: SubAgentConfig, parent: AgentConfig, options: StackOptions
 
 def default_stack(parent: AgentConfig, options: StackOptions) -> Sequence[Middleware]:
     """The full stack for an agent configured as `parent` (user middleware excluded)."""
+    options = replace(options, routes=file_routes_of(parent.middleware))
     configs: list[SubAgentConfig | SubAgent | DeepAgent] = list(options.subagents)
     if options.general_purpose_agent and not any(
         getattr(s, "name", None) == GENERAL_PURPOSE for s in configs
