@@ -72,6 +72,8 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_python": "python",
     "with_output_type": "output_type",
     "with_context_window": "context_window",
+    "with_max_tool_result_chars": "max_tool_result_chars",
+    "with_tool_result_clearing": "clear_tool_results_at",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -393,6 +395,40 @@ class ConfigurableAgentBuilder:
         self._config.output = as_output_spec(output_type, mode, retries)
         return self
 
+    def with_max_tool_result_chars(self, max_chars: int) -> ConfigurableAgentBuilder:
+        """Save a tool result longer than this (20,000 by default) whole as
+        `/large_tool_results/<call id>`; the model gets its head and tail, the path and
+        the size, and pages through the rest with `read_file`.
+
+        Raises:
+            ConfigurationError: `max_chars` is below 1,000.
+        """
+        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1000:
+            raise ConfigurationError(
+                f"max_tool_result_chars must be an integer of at least 1000, got {max_chars!r}"
+            )
+        self._stack.max_tool_result_chars = max_chars
+        return self
+
+    def with_tool_result_clearing(
+        self, at: float | None = 0.5, *, tokens: int | None = None, keep_last: int = 3
+    ) -> ConfigurableAgentBuilder:
+        """Past `at` (a share) of the model's context window, or past `tokens`, replace
+        old tool results but the last `keep_last` by a placeholder naming the file that
+        keeps each (before summarization, the last resort). `at=None`: never.
+
+        Raises:
+            ConfigurationError: `at` is not in (0, 1], or `keep_last` is negative.
+        """
+        if at is not None and (isinstance(at, bool) or not 0 < at <= 1):
+            raise ConfigurationError(f"clear_tool_results_at must be in (0, 1], got {at!r}")
+        if keep_last < 0:
+            raise ConfigurationError(f"keep_last must not be negative, got {keep_last}")
+        self._stack.clear_tool_results_at = at
+        self._stack.clear_tool_results_tokens = tokens
+        self._stack.keep_tool_results = keep_last
+        return self
+
     def with_context_window(self, tokens: int | None) -> ConfigurableAgentBuilder:
         """The model's context window in tokens, for the context meter (`TokenUsage`
         events, `agent.context_usage`, the dashboard's gauge); by default the window
@@ -472,6 +508,8 @@ def create_deep_agent(
     output_mode: OutputMode = "tool",
     output_retries: int = DEFAULT_RETRIES,
     context_window: int | None = None,
+    max_tool_result_chars: int = 20_000,
+    clear_tool_results_at: float | None = 0.5,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -504,6 +542,8 @@ def create_deep_agent(
     builder.with_python(python, policy=python_policy, timeout=python_timeout)
     builder.with_output_type(output_type, output_mode, output_retries)
     builder.with_context_window(context_window)
+    builder.with_max_tool_result_chars(max_tool_result_chars)
+    builder.with_tool_result_clearing(clear_tool_results_at)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

@@ -166,6 +166,17 @@ class StreamingToken(EventBase):
     token: str
 
 
+class ContextEdited(EventBase):
+    """Old context made smaller before a model call: tool results `"cleared"` (each kept
+    in a file), or older messages `"summarized"` (the last resort)."""
+
+    event_type: Literal["context_edited"] = "context_edited"
+    kind: Literal["cleared", "summarized"]
+    messages: int
+    tokens_before: int
+    tokens_after: int
+
+
 class OutputDelta(EventBase):
     """The structured output filling in (`output_type=...` runs): `value` is the part
     parsed so far as JSON data, then the whole validated output with `final=True`."""
@@ -191,7 +202,8 @@ AgentEvent = Annotated[
     | InterruptRaised
     | InterruptResolved
     | StreamingToken
-    | OutputDelta,
+    | OutputDelta
+    | ContextEdited,
     Field(discriminator="event_type"),
 ]
 """Any event; `AGENT_EVENT_ADAPTER.validate_json(...)` reads one back."""

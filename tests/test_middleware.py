@@ -38,6 +38,7 @@ def test_default_stack_is_in_the_seeds_order_and_user_middleware_comes_last() ->
         "planning",
         "filesystem",
         "subagents",
+        "tool_results",
         "summarization",
         "anthropic_prompt_caching",
         "mine",
@@ -67,7 +68,12 @@ def test_parts_of_the_stack_can_be_switched_off() -> None:
         .with_read_todos()
         .build()
     )
-    assert [m.name for m in agent.middleware] == ["planning", "filesystem", "subagents"]
+    assert [m.name for m in agent.middleware] == [
+        "planning",
+        "filesystem",
+        "subagents",
+        "tool_results",
+    ]
     assert "task" not in agent.tools  # no sub-agents, no task tool
     assert "read_todos" in agent.tools
 

@@ -13,6 +13,7 @@ from deepagents_nb.agent import AgentConfig, DeepAgent
 from deepagents_nb.middleware.base import Middleware
 from deepagents_nb.middleware.filesystem import FilesystemMiddleware
 from deepagents_nb.middleware.fs_backends import FileBackend, StateBackend
+from deepagents_nb.middleware.large_results import DEFAULT_MAX_CHARS, ToolResultsMiddleware
 from deepagents_nb.middleware.mounts import MountedBackend, Mounts
 from deepagents_nb.middleware.planning import PlanningMiddleware
 from deepagents_nb.middleware.prompt_caching import AnthropicPromptCachingMiddleware
@@ -43,17 +44,30 @@ class StackOptions:
     mounts: Mounts = field(default_factory=Mounts)
     routes: dict[str, FileBackend] = field(default_factory=dict)
     """Directories the middleware add (`file_routes()`: /memories, /skills)."""
+    max_tool_result_chars: int = DEFAULT_MAX_CHARS
+    clear_tool_results_at: float | None = 0.5
+    clear_tool_results_tokens: int | None = None
+    keep_tool_results: int = 3
 
 
 def _worker_stack(options: StackOptions) -> list[Middleware]:
-    """What every agent gets: plan, files, summaries, caching (no further sub-agents)."""
+    """What every agent gets: plan, files, large results and clearing, summaries, caching
+    (no further sub-agents)."""
+    results = ToolResultsMiddleware(
+        options.max_tool_result_chars,
+        clear_at=options.clear_tool_results_at,
+        clear_at_tokens=options.clear_tool_results_tokens,
+        keep_last=options.keep_tool_results,
+    )
+    routes = {**options.routes, **results.file_routes()}
     stack: list[Middleware] = [
         PlanningMiddleware(read_todos=options.read_todos),
         FilesystemMiddleware(
             MountedBackend(
-                with_routes(options.filesystem or StateBackend(), options.routes), options.mounts
+                with_routes(options.filesystem or StateBackend(), routes), options.mounts
             )
         ),
+        results,  # before summarization: clearing old results comes first
     ]
     if options.summarization is not None:
         stack.append(SummarizationMiddleware(options.summarization))

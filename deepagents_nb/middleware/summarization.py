@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deepagents_nb.context import RunContext
+from deepagents_nb.events import ContextEdited
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.messages import Message
 from deepagents_nb.middleware.base import Middleware
@@ -93,6 +94,11 @@ def _transcript(messages: Sequence[Message]) -> str:
     return "\n".join(lines)
 
 
+def reset_estimate(run: RunContext) -> None:
+    """Forget the run's running token estimate (another middleware rewrote old messages)."""
+    run.metadata.pop(_ESTIMATE_KEY, None)
+
+
 class SummarizationMiddleware(Middleware):
     """Condenses older messages into a model-written summary before a model call."""
 
@@ -124,6 +130,7 @@ class SummarizationMiddleware(Middleware):
         cut = find_cut(messages, self.config.messages_to_keep)
         if cut == 0:
             return request
+        before = estimate_tokens(messages)
         summary = await self._summarize(messages[:cut], run)
         kept = messages[cut:]
         note = Message(
@@ -132,6 +139,16 @@ class SummarizationMiddleware(Middleware):
         # Change the thread itself, so the next call does not summarize the same part again.
         messages[:] = [note, *kept]
         request.messages = tuple(messages)
+        if run.listening:
+            run.emit(
+                ContextEdited(
+                    kind="summarized",
+                    messages=cut,
+                    tokens_before=before,
+                    tokens_after=estimate_tokens(messages),
+                    **run.event_meta(),
+                )
+            )
         return request
 
     async def _summarize(self, old: Sequence[Message], run: RunContext) -> str:
