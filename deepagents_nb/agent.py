@@ -361,11 +361,13 @@ class DeepAgent:
         output_mode: OutputMode | None = None,
         concurrency: int = 8,
         batch_id: str | None = None,
-        backend: Literal["local"] = "local",
+        backend: Literal["local", "ray"] = "local",
         budget: Budget | None = None,
         rpm: float | None = None,
         tpm: float | None = None,
         progress: bool | Any = True,
+        ray_address: str | None = None,
+        agent_factory: Callable[[], DeepAgent] | None = None,
     ) -> pd.DataFrame:
         """Run the agent on every row of `inputs` (the async twin of `map`)."""
         from deepagents_nb.batch import amap
@@ -383,6 +385,8 @@ class DeepAgent:
             rpm=rpm,
             tpm=tpm,
             progress=progress,
+            ray_address=ray_address,
+            agent_factory=agent_factory,
         )
 
     def map(
@@ -394,11 +398,13 @@ class DeepAgent:
         output_mode: OutputMode | None = None,
         concurrency: int = 8,
         batch_id: str | None = None,
-        backend: Literal["local"] = "local",
+        backend: Literal["local", "ray"] = "local",
         budget: Budget | None = None,
         rpm: float | None = None,
         tpm: float | None = None,
         progress: bool | Any = True,
+        ray_address: str | None = None,
+        agent_factory: Callable[[], DeepAgent] | None = None,
     ) -> pd.DataFrame:
         """Run the agent on every row of `inputs` and return one DataFrame row per input.
 
@@ -420,6 +426,13 @@ class DeepAgent:
         stops starting rows once spent. Progress shows as a widget in a notebook,
         a tqdm bar elsewhere (`progress=False`: none); interrupting the kernel stops
         the batch and keeps every finished row.
+
+        `backend="ray"` (extra `deepagents-nb[ray]`) runs the rows as Ray tasks on a
+        cluster (`ray_address=`, `RAY_ADDRESS`, or an initialised Ray): give
+        `agent_factory=`, a picklable function that builds the agent on the workers,
+        with a shared checkpointer (PostgreSQL, Redis or DynamoDB). The limiter is then
+        shared by the whole cluster, and a worker that dies mid-row loses nothing: Ray
+        retries the row, which continues from its thread.
         """
         return run_sync(
             self.amap(
@@ -434,6 +447,8 @@ class DeepAgent:
                 rpm=rpm,
                 tpm=tpm,
                 progress=progress,
+                ray_address=ray_address,
+                agent_factory=agent_factory,
             )
         )
 

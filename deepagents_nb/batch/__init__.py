@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from deepagents_nb.agent import DeepAgent
 
-Backend = Literal["local"]
+Backend = Literal["local", "ray"]
 
 __all__ = [
     "BatchBackend",
@@ -71,10 +71,11 @@ async def amap(
     rpm: float | None = None,
     tpm: float | None = None,
     progress: bool | Progress = True,
+    ray_address: str | None = None,
+    agent_factory: Callable[[], DeepAgent] | None = None,
 ) -> pd.DataFrame:
     """Run `agent` on every row of `inputs`; see `DeepAgent.map`."""
-    if backend != "local":
-        raise ConfigurationError(f'backend must be "local", got {backend!r}')
+    rows_backend = _backend(agent, backend, concurrency, rpm, tpm, ray_address, agent_factory)
     rows = to_rows(inputs, prompt)
     output = agent._output(output_type, output_mode)
     if batch_id is None:
@@ -94,11 +95,38 @@ async def amap(
         display.row(outcome)
 
     try:
-        await LocalBackend(concurrency).run(rows.rows, runner, finished)
+        await rows_backend.run(rows.rows, runner, finished)
     finally:
         display.finish()
     done = [o for o in outcomes if o is not None]
     return to_frame(done, rows.index, structured=output is not None)
+
+
+def _backend(
+    agent: DeepAgent,
+    backend: Backend,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    ray_address: str | None,
+    agent_factory: Callable[[], DeepAgent] | None,
+) -> BatchBackend:
+    """Where the rows run; a Ray batch is checked here, before anything starts."""
+    if backend == "local":
+        if ray_address is not None or agent_factory is not None:
+            raise ConfigurationError('ray_address and agent_factory are for backend="ray"')
+        return LocalBackend(concurrency)
+    if backend == "ray":
+        from deepagents_nb.batch.ray_backend import (
+            RayBackend,
+            check_shared_store,
+            require_factory,
+        )
+
+        factory = require_factory(agent_factory)
+        check_shared_store(agent, "this agent")
+        return RayBackend(factory, concurrency, rpm=rpm, tpm=tpm, ray_address=ray_address)
+    raise ConfigurationError(f'backend must be "local" or "ray", got {backend!r}')
 
 
 class BatchBackend(Protocol):

@@ -90,7 +90,11 @@ class RateLimiter:
         async with self._changed:
             await self._changed.wait_for(lambda: self._running < self.limit)
             self._running += 1
-        await self._pace()
+        try:
+            await self._pace()
+        except BaseException:  # cancelled while held back: the slot goes back
+            await self._leave(ok=None)
+            raise
 
     async def _leave(self, ok: bool | None) -> None:
         async with self._changed:
