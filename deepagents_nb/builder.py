@@ -29,6 +29,7 @@ from deepagents_nb.tracking import Budget, TokenTracker, TokenTrackingConfig, bu
 
 if TYPE_CHECKING:
     from deepagents_nb.kernel.middleware import PythonMiddleware
+    from deepagents_nb.mcp import MCPServer
     from deepagents_nb.middleware.memory import MemoryMiddleware, MemorySpec
     from deepagents_nb.middleware.skills import SkillsMiddleware, SkillSource
 
@@ -70,6 +71,8 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_anthropic": "model",
     "with_gemini": "model",
     "with_python": "python",
+    "with_mcp_server": "mcp_servers",
+    "with_mcp_servers": "mcp_servers",
     "with_output_type": "output_type",
     "with_context_window": "context_window",
     "with_max_tool_result_chars": "max_tool_result_chars",
@@ -95,6 +98,7 @@ class ConfigurableAgentBuilder:
         self._budget: Budget | None = None
         self._broadcast_timeout: float | None = None
         self._python: PythonMiddleware | None = None
+        self._mcp_servers: list[MCPServer] = []
         self._memory: MemoryMiddleware | None = None
         self._skills: SkillsMiddleware | None = None
 
@@ -444,6 +448,28 @@ class ConfigurableAgentBuilder:
         self._config.context_window = tokens
         return self
 
+    def with_mcp_server(self, server: MCPServer) -> ConfigurableAgentBuilder:
+        """Give the agent an MCP server's tools, and its resources as read-only files
+        under /mcp/<server>/: `MCPServer.stdio(command, args)` or `MCPServer.http(url)`.
+
+        The servers start when the agent is built (to learn their tools) and stop with
+        `agent.close()`. Needs the `mcp` extra (`pip install "deepagents-nb[mcp]"`).
+        """
+        from deepagents_nb.mcp import MCPServer
+
+        if not isinstance(server, MCPServer):
+            raise ConfigurationError(
+                f"{server!r} is not an MCPServer: use MCPServer.stdio(...) or MCPServer.http(...)"
+            )
+        self._mcp_servers.append(server)
+        return self
+
+    def with_mcp_servers(self, servers: Iterable[MCPServer]) -> ConfigurableAgentBuilder:
+        """Several MCP servers, as `with_mcp_server` does for each."""
+        for server in servers:
+            self.with_mcp_server(server)
+        return self
+
     def build(self) -> DeepAgent:
         """Make the agent; raises `ConfigurationError` when something is missing."""
         for broadcaster in self._broadcasters:
@@ -469,8 +495,20 @@ class ConfigurableAgentBuilder:
         extras = [m for m in (self._memory, self._skills) if m is not None]
         if extras:
             config = replace(config, middleware=[*extras, *config.middleware])
-        stack = default_stack(config, self._stack)
-        return DeepAgent(replace(config, middleware=[*stack, *config.middleware]))
+        mcp = None
+        if self._mcp_servers:
+            from deepagents_nb.mcp import MCPMiddleware
+
+            # In the config's middleware: sub-agents share the sessions, tools and /mcp/.
+            mcp = MCPMiddleware(self._mcp_servers)
+            config = replace(config, middleware=[mcp, *config.middleware])
+        try:
+            stack = default_stack(config, self._stack)
+            return DeepAgent(replace(config, middleware=[*stack, *config.middleware]))
+        except BaseException:
+            if mcp is not None:
+                mcp.close()  # the servers started for an agent that was not made
+            raise
 
 
 def create_deep_agent(
@@ -504,6 +542,7 @@ def create_deep_agent(
     python: PythonMode | None = None,
     python_policy: HitlPolicy | bool | None = None,
     python_timeout: float = DEFAULT_PYTHON_TIMEOUT,
+    mcp_servers: Iterable[MCPServer] = (),
     output_type: Any = None,
     output_mode: OutputMode = "tool",
     output_retries: int = DEFAULT_RETRIES,
@@ -540,6 +579,7 @@ def create_deep_agent(
     if budget is not None:
         builder.with_budget(budget)
     builder.with_python(python, policy=python_policy, timeout=python_timeout)
+    builder.with_mcp_servers(mcp_servers)
     builder.with_output_type(output_type, output_mode, output_retries)
     builder.with_context_window(context_window)
     builder.with_max_tool_result_chars(max_tool_result_chars)

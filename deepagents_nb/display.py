@@ -147,6 +147,8 @@ def interrupt_html(interrupt: AgentInterrupt, *, redact: bool = False) -> str:
         body = f"<pre style='margin:4px 0'>{escape(_pretty(shown))}</pre>"
     path = " > ".join(interrupt.agent_path)
     origin = f" <small>(in {escape(path)})</small>" if path else ""
+    if interrupt.source:
+        target += f" on <code>{escape(interrupt.source)}</code>"
     note = f"<div><em>{escape(interrupt.policy_note)}</em></div>" if interrupt.policy_note else ""
     return (
         f"<div class='dnb-interrupt' style='{_BOX};border-color:#f59e0b;background:#fffbeb'>"

@@ -57,6 +57,8 @@ class ToolStarted(EventBase):
     call_id: str
     input_summary: str
     args: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+    """Where the tool runs when not in this process: "mcp:<server>" for an MCP tool."""
 
 
 class ToolCompleted(EventBase):
@@ -66,6 +68,8 @@ class ToolCompleted(EventBase):
     duration_ms: float
     result_summary: str
     success: bool = True
+    source: str | None = None
+    """Where the tool runs when not in this process: "mcp:<server>" for an MCP tool."""
 
 
 class ToolFailed(EventBase):
@@ -76,6 +80,8 @@ class ToolFailed(EventBase):
     error_message: str
     is_recoverable: bool = True
     retry_count: int = 0
+    source: str | None = None
+    """Where the tool runs when not in this process: "mcp:<server>" for an MCP tool."""
 
 
 class SubAgentStarted(EventBase):
@@ -147,6 +153,8 @@ class InterruptRaised(EventBase):
     args: dict[str, Any] = Field(default_factory=dict)
     policy_note: str | None = None
     agent_path: list[str] = Field(default_factory=list)
+    source: str | None = None
+    """Where the tool runs when not in this process: "mcp:<server>" for an MCP tool."""
 
 
 class InterruptResolved(EventBase):

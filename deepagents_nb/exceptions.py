@@ -33,6 +33,7 @@ them by accident.
     │   │   ├── PendingInterruptError . a new message to a thread paused for approval
     │   │   └── InterruptClaimedError . another resume decided this call first
     │   ├── ModelBehaviorError ........ a test double ran out of script or mismatched
+    │   ├── MCPServerError ............ an MCP server could not start or answer (deepagents_nb.mcp)
     │   └── CheckpointerError ......... a store failed or holds unreadable data
     │       ├── CheckpointConflictError  saved against a stale version
     │       └── CorruptCheckpointError . stored bytes cannot be read back

@@ -116,6 +116,8 @@ class AgentInterrupt(BaseModel):
     diff: str | None = None
     """What the call would change, when a middleware can tell (a unified diff for
     `write_file` and `edit_file`)."""
+    source: str | None = None
+    """Where the call goes when not in this process: "mcp:<server>" for an MCP tool."""
     reason: Literal["approval", "crash"] = "approval"
     """Why the run waits: a gated call, or a call that was running when its process
     died (`accept` runs it again, `reject` skips it, `respond` answers for it)."""

@@ -335,6 +335,7 @@ class Runner:
                     args=sanitize_json(args, redact_strings=True) if run.sanitize else args,
                     policy_note=interrupt.policy_note,
                     agent_path=interrupt.agent_path,
+                    source=interrupt.source,
                     **run.event_meta(),
                 )
             )
@@ -488,6 +489,7 @@ class Runner:
                 policy_note=policy.note if policy else None,
                 thread_id=run.thread_id,
                 diff=await self._describe(head.call, run),
+                source=getattr(self.agent.tools.get(head.call.name), "source", None),
             )
         elif head.interrupt.thread_id != run.thread_id:
             head.interrupt = head.interrupt.model_copy(update={"thread_id": run.thread_id})

@@ -70,6 +70,7 @@ class ToolCaller:
         ctx = ToolContext(run=run, call_id=call.id, resume=resume, approved=approved)
         listening = run.listening
         started = time.perf_counter()
+        source = getattr(self._tools.get(call.name), "source", None) if listening else None
         if listening and resume is None:
             args = call.args if isinstance(call.args, dict) else {"raw": call.args}
             safe_args = sanitize_json(args, redact_strings=True) if run.sanitize else args
@@ -80,6 +81,7 @@ class ToolCaller:
                     # Sanitized once; the preview is cut from the sanitized arguments.
                     input_summary=_payload_preview(safe_args, run.sanitize),
                     args=safe_args,
+                    source=source,
                     **run.event_meta(),
                 )
             )
@@ -103,7 +105,7 @@ class ToolCaller:
         for m in self._after:
             outcome = await m.after_tool(call, outcome, ctx)
         if listening:
-            _emit_end(run, call, outcome, ms_since(started))
+            _emit_end(run, call, outcome, ms_since(started), source)
         update = ctx.update if not outcome.is_error else StateUpdate()
         return outcome, update
 
@@ -149,13 +151,16 @@ def ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _emit_end(run: RunContext, call: ToolCall, outcome: ToolOutcome, duration: float) -> None:
+def _emit_end(
+    run: RunContext, call: ToolCall, outcome: ToolOutcome, duration: float, source: str | None
+) -> None:
     if outcome.is_error:
         run.emit(
             ToolFailed(
                 tool_name=call.name,
                 call_id=call.id,
                 duration_ms=duration,
+                source=source,
                 error_message=preview(outcome.content, sanitize=run.sanitize, max_length=500),
                 **run.event_meta(),
             )
@@ -166,6 +171,7 @@ def _emit_end(run: RunContext, call: ToolCall, outcome: ToolOutcome, duration: f
                 tool_name=call.name,
                 call_id=call.id,
                 duration_ms=duration,
+                source=source,
                 result_summary=_payload_preview(outcome.content, run.sanitize),
                 **run.event_meta(),
             )

@@ -42,6 +42,7 @@ COMMANDS = (
     "approve",
     "reject",
     "export",
+    "mcp",
 )
 
 LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
@@ -56,6 +57,7 @@ LINE_HELP = """%agent COMMAND [-a AGENT] [-t THREAD]
   approve          approve the thread's pending tool call and continue
   reject [REASON]  reject it (the model is told the reason) and continue
   export PATH VAR  copy the thread's virtual file PATH into the variable VAR
+  mcp              the agent's MCP servers: status, tools, resources and prompts
   help             this text
 
 %%agent [-a AGENT] [-t THREAD] [-m MODEL] [-o RESULT] [--no-widgets]
@@ -281,6 +283,10 @@ class AgentMagics(Magics):
             return TodoView(agent.get_state(thread).todos)
         if command == "files":
             return FilesView(agent.get_state(thread).files)
+        if command == "mcp":
+            from deepagents_nb.mcp import mcp_report
+
+            return mcp_report(agent)
         if command == "export":
             return self._export(agent, thread, words)
         if command == "code":
