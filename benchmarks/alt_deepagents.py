@@ -17,6 +17,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -261,14 +262,132 @@ def checkpoint(repeats: int) -> None:
     common.emit(FRAMEWORK, "checkpoint", metrics)
 
 
+# ----- (i) to (k): batches of one-call rows -----------------------------------------------
+
+
+class InstantChatModel(BaseChatModel):
+    """Answers each row at once, from its last user message (like ours' `InstantModel`)."""
+
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "benchmark-fake"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> InstantChatModel:  # type: ignore[override]
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+    ) -> ChatResult:
+        self.calls += 1
+        last = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
+        answer = common.answer_for(str(last.content))
+        message = AIMessage(content=answer, usage_metadata=USAGE)  # type: ignore[arg-type]
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+    ) -> ChatResult:
+        return self._generate(messages, stop, **kwargs)
+
+
+async def batch_rows(
+    agent: Any, prompts: list[str], thread_ids: list[str] | None = None
+) -> tuple[common.RowResults, list[Any]]:
+    """LangChain's batch idiom: `abatch(inputs, config={"max_concurrency": 16})`.
+
+    `return_exceptions=True`, so a row that fails is an error in its place instead
+    of the whole batch raising (the default); returns the answers and the raw outputs.
+    """
+    inputs = [{"messages": [{"role": "user", "content": p}]} for p in prompts]
+    config = {"max_concurrency": common.BATCH_CONCURRENCY, **_config()}
+    configs: Any = config
+    if thread_ids is not None:
+        configs = [{**config, "configurable": {"thread_id": t}} for t in thread_ids]
+    outputs = await agent.abatch(inputs, config=configs, return_exceptions=True)
+    results: common.RowResults = [
+        o if isinstance(o, BaseException) else str(o["messages"][-1].content) for o in outputs
+    ]
+    return results, outputs
+
+
+def map_rate(repeats: int, rows: int | None) -> None:
+    """(i): `abatch` on a deep agent whose ChatOpenAI talks to the rate-limited server."""
+    from langchain_openai import ChatOpenAI
+    from rate_server import RateServer
+
+    async def main(server: RateServer) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        # ChatOpenAI's defaults: the openai SDK retries a 429 twice, honouring retry-after.
+        model = ChatOpenAI(model="gpt-4o-mini", base_url=server.url, api_key="bench")  # type: ignore[arg-type]
+        agent = create_deep_agent(model=model)
+
+        async def run_rows(prompts: list[str]) -> common.RowResults:
+            return (await batch_rows(agent, prompts))[0]
+
+        count = rows or common.RATE_LIMIT_ROWS
+        return await common.rate_limited_samples(run_rows, server, count, repeats)
+
+    with RateServer() as server:
+        samples, info = asyncio.run(main(server))
+    common.emit(FRAMEWORK, "map-rate", samples, **info)
+
+
+def map_rows(repeats: int, rows: int | None) -> None:
+    """(j): rows per second through `abatch` with an instant model."""
+    model = InstantChatModel()
+    agent = create_deep_agent(model=model)
+
+    async def run_rows(prompts: list[str]) -> common.RowResults:
+        return (await batch_rows(agent, prompts))[0]
+
+    samples = asyncio.run(common.instant_samples(run_rows, repeats))
+    assert model.calls == common.WARM_UP_ROWS + repeats * common.INSTANT_ROWS, model.calls
+    common.emit(FRAMEWORK, "map-rows", {"rows_per_s": samples}, rows=common.INSTANT_ROWS)
+
+
+def map_memory(repeats: int, rows: int | None) -> None:
+    """(k): heap still held after `abatch` of rows, each its own thread in an InMemorySaver.
+
+    The outputs (each row's final state) are kept, as a user keeps a batch's results.
+    """
+    count = rows or common.MEMORY_ROWS
+
+    async def one_repeat() -> float:
+        model = InstantChatModel()
+        agent = create_deep_agent(model=model, checkpointer=InMemorySaver())
+        warm_up = [common.row_prompt(i) for i in range(count, count + common.WARM_UP_ROWS)]
+        await batch_rows(agent, warm_up, [f"warm-{i}" for i in range(len(warm_up))])
+        prompts = [common.row_prompt(i) for i in range(count)]
+        await common.settle()
+        before = tracemalloc.get_traced_memory()[0]
+        results, outputs = await batch_rows(agent, prompts, [f"row-{i}" for i in range(count)])
+        await common.settle()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        if common.check_rows(prompts, results, "memory rows"):
+            raise AssertionError(f"memory rows: {common.first_error(results)}")
+        assert model.calls == count + common.WARM_UP_ROWS
+        assert len(agent.get_state(_config("row-7")).values["messages"]) == 2
+        del outputs
+        return grown / 2**20 * common.MEMORY_ROWS / count
+
+    samples = common.memory_samples(one_repeat, repeats)
+    store = "InMemorySaver"
+    common.emit(FRAMEWORK, "map-memory", {"mib_per_10k": samples}, rows=count, store=store)
+
+
 SCENARIOS = {
     "overhead": overhead,
     "concurrency": concurrency,
     "memory": memory,
     "checkpoint": checkpoint,
 }
+BATCH_SCENARIOS = {"map-rate": map_rate, "map-rows": map_rows, "map-memory": map_memory}
 
 if __name__ == "__main__":
-    args = common.parse_args(list(SCENARIOS))
-    SCENARIOS[args.scenario](args.repeats)
+    args = common.parse_args([*SCENARIOS, *BATCH_SCENARIOS])
+    if args.scenario in BATCH_SCENARIOS:
+        BATCH_SCENARIOS[args.scenario](args.repeats, args.rows)
+    else:
+        SCENARIOS[args.scenario](args.repeats)
     sys.exit(0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tracemalloc
 from functools import partial
 from typing import Any
 
@@ -24,6 +25,7 @@ from pydantic_ai.messages import (
     TextPart,
     ToolCallPart,
     ToolReturnPart,
+    UserPromptPart,
 )
 from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.settings import ModelSettings
@@ -129,9 +131,131 @@ def memory(repeats: int) -> None:
     common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="dict of all_messages()")
 
 
+# ----- (i) to (k): batches of one-call rows -----------------------------------------------
+
+
+class InstantModel(Model):
+    """Answers each row at once, from its last user prompt (like ours' `InstantModel`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    @property
+    def model_name(self) -> str:
+        return "benchmark-fake"
+
+    @property
+    def system(self) -> str:
+        return "benchmark"
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        self.calls += 1
+        prompt = next(
+            part.content
+            for message in reversed(messages)
+            if isinstance(message, ModelRequest)
+            for part in reversed(message.parts)
+            if isinstance(part, UserPromptPart)
+        )
+        usage = RequestUsage(input_tokens=10, output_tokens=5)
+        answer = common.answer_for(str(prompt))
+        return ModelResponse(parts=[TextPart(answer)], usage=usage, model_name="benchmark-fake")
+
+
+async def gather_rows(agent: Agent[None, str], prompts: list[str]) -> list[Any]:
+    """pydantic-ai has no batch call: `asyncio.gather` over `agent.run`, a semaphore of 16.
+
+    Returns each row's `AgentRunResult`, or the error its run ended in.
+    """
+    slots = asyncio.Semaphore(common.BATCH_CONCURRENCY)
+
+    async def one(prompt: str) -> Any:
+        async with slots:
+            return await agent.run(prompt)
+
+    return await asyncio.gather(*(one(p) for p in prompts), return_exceptions=True)
+
+
+def _answers(outputs: list[Any]) -> common.RowResults:
+    return [o if isinstance(o, BaseException) else str(o.output) for o in outputs]
+
+
+def map_rate(repeats: int, rows: int | None) -> None:
+    """(i): the gather over an `OpenAIChatModel` that talks to the rate-limited server."""
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+    from rate_server import RateServer
+
+    async def main(server: RateServer) -> tuple[dict[str, list[float]], dict[str, Any]]:
+        # The provider's own AsyncOpenAI client: the SDK retries a 429 twice (retry-after).
+        provider = OpenAIProvider(base_url=server.url, api_key="bench")
+        agent = Agent(OpenAIChatModel("gpt-4o-mini", provider=provider))
+
+        async def run_rows(prompts: list[str]) -> common.RowResults:
+            return _answers(await gather_rows(agent, prompts))
+
+        count = rows or common.RATE_LIMIT_ROWS
+        return await common.rate_limited_samples(run_rows, server, count, repeats)
+
+    with RateServer() as server:
+        samples, info = asyncio.run(main(server))
+    common.emit(FRAMEWORK, "map-rate", samples, **info)
+
+
+def map_rows(repeats: int, rows: int | None) -> None:
+    """(j): rows per second through the gather with an instant model."""
+    model = InstantModel()
+    agent = Agent(model)
+
+    async def run_rows(prompts: list[str]) -> common.RowResults:
+        return _answers(await gather_rows(agent, prompts))
+
+    samples = asyncio.run(common.instant_samples(run_rows, repeats))
+    assert model.calls == common.WARM_UP_ROWS + repeats * common.INSTANT_ROWS, model.calls
+    common.emit(FRAMEWORK, "map-rows", {"rows_per_s": samples}, rows=common.INSTANT_ROWS)
+
+
+def map_memory(repeats: int, rows: int | None) -> None:
+    """(k): heap still held by 10,000 rows' `all_messages()` (pydantic-ai keeps nothing itself)."""
+    count = rows or common.MEMORY_ROWS
+
+    async def one_repeat() -> float:
+        model = InstantModel()
+        agent = Agent(model)
+        warm_up = [common.row_prompt(i) for i in range(count, count + common.WARM_UP_ROWS)]
+        await gather_rows(agent, warm_up)
+        prompts = [common.row_prompt(i) for i in range(count)]
+        await common.settle()
+        before = tracemalloc.get_traced_memory()[0]
+        outputs = await gather_rows(agent, prompts)
+        kept = [o if isinstance(o, BaseException) else o.all_messages() for o in outputs]
+        answers = _answers(outputs)
+        del outputs
+        await common.settle()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        if common.check_rows(prompts, answers, "memory rows"):
+            raise AssertionError(f"memory rows: {common.first_error(answers)}")
+        assert model.calls == count + common.WARM_UP_ROWS and len(kept[7]) == 2
+        return grown / 2**20 * common.MEMORY_ROWS / count
+
+    samples = common.memory_samples(one_repeat, repeats)
+    store = "list of all_messages()"
+    common.emit(FRAMEWORK, "map-memory", {"mib_per_10k": samples}, rows=count, store=store)
+
+
 SCENARIOS = {"overhead": overhead, "concurrency": concurrency, "memory": memory}
+BATCH_SCENARIOS = {"map-rate": map_rate, "map-rows": map_rows, "map-memory": map_memory}
 
 if __name__ == "__main__":
-    args = common.parse_args(list(SCENARIOS))
-    SCENARIOS[args.scenario](args.repeats)
+    args = common.parse_args([*SCENARIOS, *BATCH_SCENARIOS])
+    if args.scenario in BATCH_SCENARIOS:
+        BATCH_SCENARIOS[args.scenario](args.repeats, args.rows)
+    else:
+        SCENARIOS[args.scenario](args.repeats)
     sys.exit(0)

@@ -16,12 +16,13 @@ import argparse
 import asyncio
 import gc
 import json
+import re
 import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 # (a) framework overhead per agent step
 OVERHEAD_TOOL_CALLS = 50
@@ -40,6 +41,14 @@ CHECKPOINT_FILE_BYTES = 10 * 1024
 # (f) events
 EVENT_COUNT = 10_000
 BROADCASTER_COUNT = 3
+# (i) to (k): batches of one-call rows (`agent.map` and each alternative's batch idiom)
+BATCH_CONCURRENCY = 16  # agent.map(concurrency=), the semaphores, LangChain's max_concurrency
+RATE_LIMIT_ROWS = 2000  # (i), the full run (run.py passes fewer with --quick)
+RATE_LIMIT_RPS = 100.0  # the fake server's limit: 2,000 rows take 20 s at best
+RATE_BURST = 5  # the token bucket's size: a small burst, as vendors allow
+WARM_UP_ROWS = 20  # before the measured rows: imports, connection pools, first-call costs
+INSTANT_ROWS = 2000  # (j) rows per second with an instant model
+MEMORY_ROWS = 10_000  # (k) heap per 10,000 finished rows
 
 ANSWER = "done"
 TOOL_NAME = "echo"
@@ -108,6 +117,7 @@ def parse_args(scenarios: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario", choices=scenarios)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=None, help="(i) only: rows per run")
     return parser.parse_args()
 
 
@@ -190,4 +200,127 @@ def memory_samples(one_repeat: Callable[[], Awaitable[float]], repeats: int) -> 
     for _ in range(repeats):
         samples.append(asyncio.run(one_repeat()))
         gc.collect()
+    return samples
+
+
+# ----- (i) to (k): batches of rows --------------------------------------------------------
+
+_ROW_NUMBER = re.compile(r"\bRow (\d+)\b")
+
+
+def row_prompt(i: int) -> str:
+    """The user message of row `i`; the right answer to it is `answer_for` it."""
+    return f"Row {i}: reply with the number of this row."
+
+
+def answer_for(text: str) -> str:
+    """What every fake model (and the rate-limited server) answers to a row's message."""
+    found = _ROW_NUMBER.search(text)
+    return f"answer {found.group(1)}" if found else "no row number"
+
+
+RowResults = list[str | BaseException]
+"""Each row's answer, or the error its call ended in after the framework's own retries."""
+
+RunRows = Callable[[list[str]], Awaitable[RowResults]]
+"""Runs one batch of prompts, BATCH_CONCURRENCY at a time, in a framework's own idiom."""
+
+
+def check_rows(prompts: list[str], results: RowResults, what: str) -> int:
+    """The number of failed rows; every other row must carry its own expected answer."""
+    if len(results) != len(prompts):
+        raise AssertionError(f"{what}: {len(prompts)} rows in, {len(results)} out")
+    failed = 0
+    for prompt, result in zip(prompts, results, strict=True):
+        if isinstance(result, BaseException):
+            failed += 1
+        elif result != answer_for(prompt):
+            raise AssertionError(f"{what}: {prompt!r} answered {result!r}")
+    return failed
+
+
+def first_error(results: RowResults) -> str | None:
+    """A failed row's error, for the record (what the framework gave up on)."""
+    for result in results:
+        if isinstance(result, BaseException):
+            return f"{type(result).__name__}: {str(result)[:200]}"
+    return None
+
+
+class LimitedServer(Protocol):
+    """What the rate-limit driver needs of `rate_server.RateServer`."""
+
+    def reset(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+async def rate_limited_samples(
+    run_rows: RunRows, server: LimitedServer, rows: int, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """(i): `rows` one-call rows against the rate-limited server, after a warm-up batch.
+
+    Returns the samples (wall seconds, answered rows per second, that as % of the
+    limit, failed rows, 429s received) and the last repeat's details.
+    """
+    prompts = [row_prompt(i) for i in range(rows)]
+    warm_up = [row_prompt(i) for i in range(rows, rows + WARM_UP_ROWS)]
+    check_rows(warm_up, await run_rows(warm_up), "warm-up")  # fails loudly if nothing works
+    metrics: dict[str, list[float]] = {
+        name: [] for name in ("wall_s", "rows_per_s", "pct_of_limit", "failed", "refused")
+    }
+    info: dict[str, Any] = {}
+    for _ in range(repeats):
+        await asyncio.sleep(1.0)  # the warm-up's (or last repeat's) 429 waits are over
+        server.reset()
+        gc.collect()
+        started = time.perf_counter()
+        results = await run_rows(prompts)
+        wall = time.perf_counter() - started
+        stats = server.stats()
+        failed = check_rows(prompts, results, "rate limit")
+        answered = rows - failed
+        if stats["answered"] < answered:  # every answer came from the server
+            raise AssertionError(f"{answered} rows answered, {stats['answered']} by the server")
+        metrics["wall_s"].append(wall)
+        metrics["rows_per_s"].append(answered / wall)
+        metrics["pct_of_limit"].append(100 * answered / wall / RATE_LIMIT_RPS)
+        metrics["failed"].append(failed)
+        metrics["refused"].append(stats["refused"])
+        info = {
+            "rows": rows,
+            "rate_limit_rps": RATE_LIMIT_RPS,
+            "burst": RATE_BURST,
+            "concurrency": BATCH_CONCURRENCY,
+            "server": stats,
+            "first_error": first_error(results),
+        }
+    return metrics, info
+
+
+async def settle() -> None:
+    """Let the event loop finish its turn, then collect: before reading the heap after a batch.
+
+    Until the task that awaited `asyncio.gather` yields once, the loop still holds
+    the handle that woke it, and through it the gather's future, every row's
+    finished task and its coroutine (~0.7 KiB a row for ours): not the batch's.
+    """
+    await asyncio.sleep(0)
+    gc.collect()
+
+
+async def instant_samples(run_rows: RunRows, repeats: int) -> list[float]:
+    """(j): rows per second of INSTANT_ROWS rows with an instant model, after a warm-up."""
+    prompts = [row_prompt(i) for i in range(INSTANT_ROWS)]
+    warm_up = [row_prompt(i) for i in range(WARM_UP_ROWS)]
+    check_rows(warm_up, await run_rows(warm_up), "warm-up")
+    samples = []
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        results = await run_rows(prompts)
+        wall = time.perf_counter() - started
+        if check_rows(prompts, results, "instant rows"):
+            raise AssertionError(f"instant rows: {first_error(results)}")
+        samples.append(INSTANT_ROWS / wall)
     return samples

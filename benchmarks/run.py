@@ -1,6 +1,6 @@
 """`make bench`: every scenario for deepagents-nb and its two Python alternatives, one table.
 
-    .venv/bin/python benchmarks/run.py            # the full run (4 to 7 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py            # the full run (10 to 14 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats, to try a change
     .venv/bin/python benchmarks/run.py --only overhead,events
 
@@ -41,8 +41,14 @@ OURS = "ours"
 LANGCHAIN = "deepagents"
 PYDANTIC_AI = "pydantic-ai"
 SCRIPTS = {OURS: "ours.py", LANGCHAIN: "alt_deepagents.py", PYDANTIC_AI: "alt_pydantic_ai.py"}
-# Scenarios of ours kept in a script of their own (the agent in the kernel).
-OURS_SCRIPTS = {"kernel": "ours_kernel.py", "images": "ours_kernel.py"}
+# Scenarios of ours kept in a script of their own (the agent in the kernel, batches).
+OURS_SCRIPTS = {
+    "kernel": "ours_kernel.py",
+    "images": "ours_kernel.py",
+    "map-rate": "ours_batch.py",
+    "map-rows": "ours_batch.py",
+    "map-memory": "ours_batch.py",
+}
 IMPORTS = {OURS: "deepagents_nb", LANGCHAIN: "deepagents", PYDANTIC_AI: "pydantic_ai"}
 
 # Repeats per scenario (full run, quick run). Memory figures are deterministic to
@@ -57,6 +63,23 @@ REPEATS = {
     "events": (5, 2),
     "kernel": (200, 50),  # calls per kernel; agent runs are capped at 50
     "images": (100, 50),  # versions saved; the file growth is to 16 KiB / versions
+    # Each run of (i) takes at least rows / 100 s (the server's limit) per variant, five
+    # variants in all, so one run of 2,000 rows (under 2 minutes), or 500 with --quick.
+    "map-rate": (1, 1),
+    "map-rows": (3, 1),
+    "map-memory": (1, 1),  # deterministic to ~0.5 %; fresh processes, two at a time
+}
+# Rows per run of (i) (full run, quick run); the other batch scenarios' sizes are fixed.
+RATE_LIMIT_ROWS = (common.RATE_LIMIT_ROWS, 500)
+# Rows of (k) (full run, quick run), scaled to 10,000. Ours runs 10,000 in ~35 s traced.
+# LangChain's figure is linear in the rows (133.8 MiB from 1,000, 134.9 from 3,000) and
+# 10,000 rows under tracemalloc would take it 4 minutes or more; pydantic-ai's is not
+# (17.1 MiB from 1,000, 15.8 from 10,000: something fills up over the first thousands),
+# so it runs the 10,000 (2 to 4 minutes, started first), but 1,000 with --quick.
+MEMORY_ROWS = {
+    OURS: (common.MEMORY_ROWS, common.MEMORY_ROWS),
+    LANGCHAIN: (1000, 1000),
+    PYDANTIC_AI: (common.MEMORY_ROWS, 1000),
 }
 SCENARIOS = list(REPEATS)
 # Who takes part where: pydantic-ai has no checkpointer, and only ours an event
@@ -69,6 +92,9 @@ FRAMEWORKS = {
     "events": [OURS],
     "kernel": [OURS],
     "images": [OURS],
+    "map-rate": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "map-rows": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "map-memory": [OURS, LANGCHAIN, PYDANTIC_AI],
 }
 # What an alternative's cell says in rows only ours takes part in.
 OURS_ONLY = {
@@ -108,10 +134,12 @@ def interpreter(framework: str) -> str:
 # ----- running scenario scripts -----------------------------------------------------------
 
 
-def run_script(framework: str, scenario: str, repeats: int) -> dict[str, Any]:
+def run_script(
+    framework: str, scenario: str, repeats: int, extra: list[str] | None = None
+) -> dict[str, Any]:
     """One scenario script in its interpreter; returns its JSON record."""
     script = OURS_SCRIPTS.get(scenario, SCRIPTS[OURS]) if framework == OURS else SCRIPTS[framework]
-    command = [interpreter(framework), str(HERE / script), scenario]
+    command = [interpreter(framework), str(HERE / script), scenario, *(extra or [])]
     proc = subprocess.run(
         [*command, "--repeats", str(repeats)], capture_output=True, text=True, cwd=HERE
     )
@@ -135,11 +163,22 @@ def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def run_memory(frameworks: list[str], repeats: int) -> dict[str, dict[str, Any]]:
+def run_memory(
+    scenario: str, frameworks: list[str], repeats: int, quick: bool = False
+) -> dict[str, dict[str, Any]]:
     """Each repeat in a fresh process, two at a time (heap sizes do not depend on speed)."""
-    jobs = [(framework, 1) for framework in frameworks for _ in range(repeats)]
+    jobs = [framework for framework in frameworks for _ in range(repeats)]
+    if scenario == "map-memory" and not quick:
+        jobs.sort(key=lambda framework: framework != PYDANTIC_AI)  # the longest first
+
+    def job(framework: str) -> dict[str, Any]:
+        extra = []
+        if scenario == "map-memory":
+            extra = ["--rows", str(MEMORY_ROWS[framework][1 if quick else 0])]
+        return run_script(framework, scenario, 1, extra)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        records = list(pool.map(lambda job: run_script(job[0], "memory", job[1]), jobs))
+        records = list(pool.map(job, jobs))
     return {
         framework: merge([r for r in records if r["framework"] == framework])
         for framework in frameworks
@@ -187,6 +226,7 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: dict[str, str] = field(default_factory=dict)
+    higher_is_better: bool = False  # rows per second: the ratio is then ours / alt
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -203,9 +243,11 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{text} {unit}"
 
 
-def _ratio(alternative: float | None, ours: float | None) -> str:
+def _ratio(alternative: float | None, ours: float | None, higher_is_better: bool = False) -> str:
     if alternative is None or not ours:
         return "-"
+    if higher_is_better:
+        return f"{ours / alternative:.1f}x" if alternative else "-"
     return f"{alternative / ours:.1f}x"
 
 
@@ -226,7 +268,7 @@ def print_table(rows: list[Row]) -> None:
             _fmt(value, row.unit) if name not in row.note else row.note[name]
             for name, value in zip([OURS, LANGCHAIN, PYDANTIC_AI], [row.ours, *alts], strict=True)
         ]
-        ratios = " / ".join(_ratio(value, row.ours) for value in alts)
+        ratios = " / ".join(_ratio(value, row.ours, row.higher_is_better) for value in alts)
         met = "-" if row.met is None else "yes" if row.met else "NO"
         table.append([row.scenario, *cells, ratios, row.target, met])
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -237,7 +279,8 @@ def print_table(rows: list[Row]) -> None:
         if number == 0:
             print(rule)
     print(rule)
-    print("alt / ours: deepagents / pydantic-ai median over ours (> 1: ours is faster/smaller)")
+    print("alt / ours: deepagents / pydantic-ai median over ours (> 1: ours is faster/smaller;")
+    print("  in the rows per second and % of limit rows, ours over theirs)")
 
 
 def _fastest(values: dict[str, float | None]) -> float | None:
@@ -331,7 +374,104 @@ def rows_for(results: dict[str, dict[str, dict[str, Any]]]) -> list[Row]:
         rows.extend(_kernel_rows(results["kernel"].get(OURS, {}).get("median", {})))
     if "images" in results:
         rows.extend(_image_rows(results["images"].get(OURS, {})))
+    if "map-rate" in results:
+        rows.extend(_rate_limit_rows(results["map-rate"]))
+    if "map-rows" in results:
+        rows.extend(_instant_rows(results["map-rows"]))
+    if "map-memory" in results:
+        rows.extend(_batch_memory_rows(results["map-memory"]))
     return rows
+
+
+def _rate_cell(record: dict[str, Any], prefix: str = "") -> tuple[float | None, str]:
+    """Throughput as % of the limit, and the cell "wall s, % of limit, failed rows"."""
+    median = record.get("median", {})
+    pct = median.get(f"{prefix}pct_of_limit")
+    if pct is None:
+        return None, "not measured"
+    wall = median[f"{prefix}wall_s"]
+    failed = max(record["samples"][f"{prefix}failed"])  # the worst repeat
+    return float(pct), f"{wall:.1f} s, {pct:.1f} %, {failed:,.0f} failed"
+
+
+def _rate_limit_rows(rate: dict[str, dict[str, Any]]) -> list[Row]:
+    """(i): ours three ways against each alternative's batch idiom on the same server.
+
+    "Ahead" counts failed rows first: an alternative that gives up on rows finishes
+    its wall time sooner and answers its remaining rows at the server's rate too.
+    """
+    ours = rate.get(OURS, {})
+    info = ours.get("info", {}).get("variants", {}).get("map", {})
+    rows_per_run = info.get("rows", common.RATE_LIMIT_ROWS)
+    ideal = rows_per_run / common.RATE_LIMIT_RPS
+    limit = f"{common.RATE_LIMIT_RPS:.0f} req/s (ideal {ideal:.0f} s)"
+    alternatives: dict[str, float | None] = {}
+    note: dict[str, str] = {}
+    worst: dict[str, tuple[float, float]] = {}  # failed rows, -% of limit: lower is ahead
+    for framework in (LANGCHAIN, PYDANTIC_AI):
+        record = rate.get(framework, {})
+        alternatives[framework], note[framework] = _rate_cell(record)
+        if alternatives[framework] is not None:
+            worst[framework] = (max(record["samples"]["failed"]), -alternatives[framework])
+    rows = []
+    variants = (
+        ("map", f"agent.map(concurrency={common.BATCH_CONCURRENCY})"),
+        ("map rpm", f"agent.map(..., rpm={60 * common.RATE_LIMIT_RPS:.0f})"),
+        ("gather", "gather + ahandle_message (no limiter)"),
+    )
+    for variant, what in variants:
+        value, cell = _rate_cell(ours, f"{variant}.") if ours else (None, "not measured")
+        label = f"(i) {rows_per_run:,} rows at {limit}, {what}"
+        target, met = "", None
+        if variant == "map" and value is not None:
+            failed = max(ours["samples"]["map.failed"])
+            mine = (failed, -value)
+            target = ">= 90 %, 0 failed, ahead of each"
+            met = value >= 90 and failed == 0 and all(mine < theirs for theirs in worst.values())
+        cells = {**note, OURS: cell}
+        rows.append(Row(label, "%", value, alternatives, target, met, cells, True))
+    return rows
+
+
+def _instant_rows(instant: dict[str, dict[str, Any]]) -> list[Row]:
+    alternatives = {
+        framework: instant.get(framework, {}).get("median", {}).get("rows_per_s")
+        for framework in (LANGCHAIN, PYDANTIC_AI)
+    }
+    ours = instant.get(OURS, {}).get("median", {})
+    rows = []
+    for variant, what in (("map", "agent.map"), ("gather", "gather + ahandle_message")):
+        label = f"(j) rows per second, instant model, {common.INSTANT_ROWS:,} rows, {what}"
+        value = ours.get(f"{variant}.rows_per_s")
+        rows.append(
+            Row(label, "rows/s", value, alternatives, "none (absolute)", higher_is_better=True)
+        )
+    return rows
+
+
+def _batch_memory_rows(memory: dict[str, dict[str, Any]]) -> list[Row]:
+    alternatives = {
+        framework: memory.get(framework, {}).get("median", {}).get("mib_per_10k")
+        for framework in (LANGCHAIN, PYDANTIC_AI)
+    }
+    ours = memory.get(OURS, {}).get("median", {})
+    return [
+        Row(
+            "(k) memory per 10,000 finished rows, agent.map, result DataFrame kept",
+            "MiB",
+            ours.get("mib_per_10k"),
+            alternatives,
+            "none (absolute)",
+        ),
+        Row(
+            "(k) the same after the result DataFrame is dropped",
+            "MiB",
+            ours.get("mib_per_10k_without_frame"),
+            {LANGCHAIN: None, PYDANTIC_AI: None},
+            "none (absolute)",
+            note={LANGCHAIN: "-", PYDANTIC_AI: "-"},
+        ),
+    ]
 
 
 def _ours_only(scenario: str, label: str, unit: str, value: float | None) -> Row:
@@ -431,11 +571,14 @@ def main() -> None:
         print(f"bench: {scenario} ({repeats} repeats) ...", flush=True)
         if scenario == "import":
             results[scenario] = import_times(repeats)
-        elif scenario == "memory":
-            results[scenario] = run_memory(FRAMEWORKS[scenario], repeats)
+        elif scenario in ("memory", "map-memory"):
+            results[scenario] = run_memory(scenario, FRAMEWORKS[scenario], repeats, args.quick)
         else:
+            extra = []
+            if scenario == "map-rate":
+                extra = ["--rows", str(RATE_LIMIT_ROWS[1 if args.quick else 0])]
             results[scenario] = {
-                framework: run_script(framework, scenario, repeats)
+                framework: run_script(framework, scenario, repeats, extra)
                 for framework in FRAMEWORKS[scenario]
             }
     elapsed = time.perf_counter() - started
