@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from deepagents_nb.batch import BatchInterrupt
+    from deepagents_nb.batch.handle import BatchHandle
     from deepagents_nb.tracking import Budget
 
 T = TypeVar("T")
@@ -451,6 +452,21 @@ class DeepAgent:
                 agent_factory=agent_factory,
             )
         )
+
+    def start_map(self, inputs: Any, prompt: str | None = None, **options: Any) -> BatchHandle:
+        """`map` in the background: returns a `BatchHandle` at once (`.done()`,
+        `.cancel()`, `.wait()`, `.result()` for the DataFrame) while other cells run.
+        Takes `map`'s keywords; in a notebook its progress widget has a Cancel button
+        (finished rows stay stored, and the same call resumes the batch)."""
+        from deepagents_nb.batch.handle import BatchHandle
+        from deepagents_nb.batch.progress import choose
+
+        handles: list[BatchHandle] = []
+        options["progress"] = choose(
+            options.get("progress", True), on_cancel=lambda: handles[0].cancel()
+        )
+        handles.append(BatchHandle(self.amap(inputs, prompt, **options), options.get("batch_id")))
+        return handles[0]
 
     async def abatch_interrupts(self, batch_id: str) -> list[BatchInterrupt]:
         """The rows of a batch that wait for an approval (label, thread, interrupt)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -99,8 +100,9 @@ class NoProgress:
         return None
 
 
-def choose(progress: bool | Progress) -> Progress:
-    """The display for `progress=`: a widget in a kernel, a bar elsewhere, or the one given."""
+def choose(progress: bool | Progress, on_cancel: Callable[[], object] | None = None) -> Progress:
+    """The display for `progress=`: a widget in a kernel (with a Cancel button calling
+    `on_cancel`, when given), a bar elsewhere, or the one given."""
     if progress is False:
         return NoProgress()
     if progress is not True:
@@ -112,5 +114,5 @@ def choose(progress: bool | Progress) -> Progress:
             from deepagents_nb.notebook.widgets.batch import BatchProgressWidget
         except ImportError:  # ipywidgets missing: the bar will do
             return BarProgress()
-        return BatchProgressWidget()
+        return BatchProgressWidget(on_cancel=on_cancel)
     return BarProgress()

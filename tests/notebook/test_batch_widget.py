@@ -98,3 +98,51 @@ def test_paused_rows_are_decided_from_the_list_and_the_next_map_carries_them_out
     out = agent.map(people, batch_id="mail", progress=False)
     assert sent == ["ann", "cy"] and out.status.eq("done").all()
     assert "Reason: not bob" in out.output[1]
+
+
+def test_a_background_batch_runs_while_cells_do_and_its_cancel_button_stops_it() -> None:
+    import asyncio
+    import threading
+
+    from deepagents_nb import InMemoryCheckpointer
+    from deepagents_nb.batch.handle import BatchCancelledError
+
+    release = threading.Event()
+    asked: list[str] = []
+
+    async def slow(request: ModelRequest) -> ScriptItem:
+        text = request.messages[-1].content
+        asked.append(text)
+        while text != "quick" and not release.is_set():  # keeps this row running
+            await asyncio.sleep(0.01)
+        return "ok"
+
+    agent = create_deep_agent(model=FunctionModel(slow), checkpointer=InMemoryCheckpointer())
+    widget = BatchProgressWidget(pacing=fake_pacing(), on_cancel=lambda: handle.cancel())
+    handle = agent.start_map(
+        ["quick", "slow"], batch_id="bg", progress=widget, concurrency=1
+    )  # returns at once
+    assert not handle.done()
+    while "slow" not in asked:  # the quick row is done, the slow one is running
+        threading.Event().wait(0.01)
+
+    widget.cancel_button.click()
+
+    assert handle.wait(10) and widget.cancel_button.disabled
+    release.set()
+    with pytest.raises(BatchCancelledError, match="the same map call resumes it"):
+        handle.result()
+    assert "Cancelled: the finished rows are stored" in widget.html
+    asked.clear()
+    again = agent.map(["quick", "slow"], batch_id="bg", progress=False)
+    assert again.status.eq("done").all() and asked == ["slow"]  # the quick row was kept
+
+
+def test_a_background_batch_gives_its_dataframe() -> None:
+    agent = create_deep_agent(model=FunctionModel(label))
+
+    handle = agent.start_map(["bad", "good"], batch_id="ok", progress=False)
+
+    assert handle.wait(10)
+    assert handle.result().output.tolist() == ["negative", "positive"]
+    assert repr(handle) == "BatchHandle('ok', done)"

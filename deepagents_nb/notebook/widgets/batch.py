@@ -35,12 +35,21 @@ COLOURS = {"done": "#15803d", "failed": "#b91c1c", "paused": "#b45309", "skipped
 class BatchProgressWidget(WidgetView):
     """The progress display `agent.map` uses inside a notebook kernel."""
 
-    def __init__(self, pacing: Pacing | None = None) -> None:
+    def __init__(
+        self, pacing: Pacing | None = None, on_cancel: Callable[[], object] | None = None
+    ) -> None:
         self.tally = Tally()
         self.batch_id = ""
         self.bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info")
         self.line = widgets.HTML()
-        self.widget = widgets.VBox([self.line, self.bar])
+        self.cancel_button = widgets.Button(description="Cancel", button_style="warning")
+        self.cancel_button.add_class("dnb-batch-cancel")
+        self.cancel_button.on_click(lambda _: self._cancel())
+        self._on_cancel = on_cancel
+        self.cancelled = False
+        # A background batch can be stopped here; a blocking one by interrupting the kernel.
+        self.cancel_button.layout.display = None if on_cancel is not None else "none"
+        self.widget = widgets.VBox([self.line, widgets.HBox([self.bar, self.cancel_button])])
         self.widget.add_class("dnb-batch")
         self._throttle = (pacing or Pacing()).throttle(self._render)
 
@@ -59,6 +68,14 @@ class BatchProgressWidget(WidgetView):
         self._throttle.flush()
         failed = self.tally.statuses["failed"]
         self.bar.bar_style = "warning" if failed else "success"
+        self.cancel_button.disabled = True
+
+    def _cancel(self) -> None:
+        self.cancel_button.disabled = True
+        self.cancelled = True
+        if self._on_cancel is not None:
+            self._on_cancel()
+        self._render()
 
     @property
     def html(self) -> str:
@@ -84,7 +101,15 @@ class BatchProgressWidget(WidgetView):
             f"<div style='{FONT}'><b>{escape(self.batch_id)}</b>: {tally.finished} of "
             f"{tally.total} rows · {counts} · {remaining} remaining<br>"
             f"<small style='color:{MUTED_COLOR}'>{tally.tokens:,} tokens · "
-            f"${tally.cost_usd:.4f} · {timing}</small>{errors}</div>"
+            f"${tally.cost_usd:.4f} · {timing}</small>{errors}{self._cancelled_note()}</div>"
+        )
+
+    def _cancelled_note(self) -> str:
+        if not self.cancelled:
+            return ""
+        return (
+            f"<div style='color:{MUTED_COLOR}'>Cancelled: the finished rows are stored, and "
+            f"the same map call resumes the batch.</div>"
         )
 
 
