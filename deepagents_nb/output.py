@@ -219,10 +219,12 @@ class OutputRun:
     failures: int = 0
     done: bool = False
     value: Any = None
+    data: Any = None
+    """`value` as JSON data (`spec.to_json`), made once when it is taken."""
     error: OutputValidationError | None = None
 
     def take(self, value: Any) -> None:
-        self.value, self.done = value, True
+        self.value, self.data, self.done = value, self.spec.to_json(value), True
 
     def reject(self, invalid: OutputInvalid) -> None:
         """Count an invalid answer; past the retries, `error` is what the run raises."""

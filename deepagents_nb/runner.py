@@ -100,17 +100,18 @@ class Runner:
         self.config = agent.config
         self.model = agent.model
         middleware = agent.middleware
-        self._schemas = tuple(t.schema for t in agent.tools.values())
+        self._tools = agent.tools  # `agent.tools` copies: once here, not per interrupt
+        self._schemas = tuple(t.schema for t in self._tools.values())
         # Only hooks a middleware overrides are called: unused hooks cost nothing.
         self._before_model = [m for m in middleware if overrides(m, "before_model")]
         self._after_model = [m for m in middleware if overrides(m, "after_model")]
         self._describers = [m for m in middleware if overrides(m, "describe_call")]
-        self._execute = ToolCaller(agent.tools, middleware).execute
+        self._execute = ToolCaller(self._tools, middleware).execute
         self._call_gates = [
             m.approval_policy for m in middleware if overrides(m, "approval_policy")
         ]
         self._gates = Gates(self.config.interrupt_on, call_gates=self._call_gates)
-        self._side_effects = frozenset(t.name for t in agent.tools.values() if t.side_effects)
+        self._side_effects = frozenset(t.name for t in self._tools.values() if t.side_effects)
         self._keys_checked = False
 
     # ----- entry points --------------------------------------------------------------------
@@ -248,10 +249,10 @@ class Runner:
             hold_claims(run.run_id, False)
         answer = state.messages[-1].content
         if run.output is not None:
-            answer = json.dumps(run.output.spec.to_json(run.output.value), ensure_ascii=False)
+            data = run.output.data
+            answer = json.dumps(data, ensure_ascii=False)
             if run.listening:
-                value = run.output.spec.to_json(run.output.value)
-                shown = sanitize_json(value, redact_strings=True) if run.sanitize else value
+                shown = sanitize_json(data, redact_strings=True) if run.sanitize else data
                 run.emit(OutputDelta(value=shown, final=True, **run.event_meta()))
         if run.listening:
             run.emit(
@@ -489,7 +490,7 @@ class Runner:
                 policy_note=policy.note if policy else None,
                 thread_id=run.thread_id,
                 diff=await self._describe(head.call, run),
-                source=getattr(self.agent.tools.get(head.call.name), "source", None),
+                source=getattr(self._tools.get(head.call.name), "source", None),
             )
         elif head.interrupt.thread_id != run.thread_id:
             head.interrupt = head.interrupt.model_copy(update={"thread_id": run.thread_id})
@@ -651,11 +652,10 @@ def _keep_output(run: RunContext, value: Any) -> None:
     """The run's output, kept in the thread (a reloaded thread has it)."""
     assert run.output is not None
     run.output.take(value)
-    data = run.output.spec.to_json(value)
     run.state.extra[OUTPUT_KEY] = {
         "run_id": run.run_id,
         "type": run.output.spec.name,
-        "value": data,
+        "value": run.output.data,
     }
 
 
