@@ -73,7 +73,9 @@ class EventBroadcaster(Protocol):
     """Receives every event of the runs it is attached to.
 
     Set `supports_streaming = True` on the class to also receive
-    `StreamingToken` events (one per piece of generated text).
+    `StreamingToken` events (one per piece of generated text), and
+    `captures_content = True` for whole messages (sanitized) in `AgentStarted`
+    and `TokenUsage` events.
     """
 
     @property
@@ -224,6 +226,7 @@ class EventDispatcher:
         self.max_backlog = max_backlog
         self._channels: dict[str, _Channel] = {}
         self._has_streaming = False
+        self._has_content = False
         for broadcaster in broadcasters:
             self.add_broadcaster(broadcaster)
 
@@ -242,17 +245,19 @@ class EventDispatcher:
         self.remove_broadcaster(broadcaster.id)
         self._broadcasters.append(broadcaster)
         self._channels[broadcaster.id] = _Channel(broadcaster, self.timeout, self.max_backlog)
-        self._has_streaming = self._has_streaming or bool(
-            getattr(broadcaster, "supports_streaming", False)
-        )
+        self._refresh_wants()
 
     def remove_broadcaster(self, broadcaster_id: str) -> None:
         """Detach the broadcaster with this `id` (nothing happens if there is none)."""
         self._broadcasters = [b for b in self._broadcasters if b.id != broadcaster_id]
         self._channels.pop(broadcaster_id, None)
+        self._refresh_wants()
+
+    def _refresh_wants(self) -> None:
         self._has_streaming = any(
             getattr(b, "supports_streaming", False) for b in self._broadcasters
         )
+        self._has_content = any(getattr(b, "captures_content", False) for b in self._broadcasters)
 
     @property
     def has_listeners(self) -> bool:
@@ -263,6 +268,11 @@ class EventDispatcher:
     def wants_streaming(self) -> bool:
         """Whether any broadcaster asked for `StreamingToken` events."""
         return self._has_streaming
+
+    @property
+    def wants_content(self) -> bool:
+        """Whether any broadcaster asked for whole messages (`captures_content`)."""
+        return self._has_content
 
     def emit(self, event: EventBase) -> None:
         """Queue `event` for every broadcaster; returns at once. Needs a running loop."""

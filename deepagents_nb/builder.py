@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from deepagents_nb.mcp import MCPServer
     from deepagents_nb.middleware.memory import MemoryMiddleware, MemorySpec
     from deepagents_nb.middleware.skills import SkillsMiddleware, SkillSource
+    from deepagents_nb.otel import OpenTelemetryBroadcaster
 
 PythonMode = Literal["live", "isolated"]
 DEFAULT_PYTHON_TIMEOUT = 60.0  # kernel.DEFAULT_TIMEOUT, without importing the package
@@ -77,6 +78,7 @@ KEYWORD_TWINS: dict[str, str] = {
     "with_context_window": "context_window",
     "with_max_tool_result_chars": "max_tool_result_chars",
     "with_tool_result_clearing": "clear_tool_results_at",
+    "with_tracing": "tracing",
 }
 """Builder method -> `create_deep_agent` keyword."""
 
@@ -448,6 +450,25 @@ class ConfigurableAgentBuilder:
         self._config.context_window = tokens
         return self
 
+    def with_tracing(
+        self, tracing: bool | OpenTelemetryBroadcaster = True
+    ) -> ConfigurableAgentBuilder:
+        """Send the agent's runs as OpenTelemetry spans (GenAI conventions): `True` to the
+        global tracer provider, or through the `OpenTelemetryBroadcaster` given (your
+        provider, metrics, `capture_content`). Needs `pip install "deepagents-nb[otel]"`.
+        """
+        if tracing is False:
+            return self
+        if tracing is True:
+            from deepagents_nb.otel import OpenTelemetryBroadcaster
+
+            tracing = OpenTelemetryBroadcaster()
+        elif type(tracing).__name__ != "OpenTelemetryBroadcaster":
+            raise ConfigurationError(
+                f"tracing= takes True, False or an OpenTelemetryBroadcaster, got {tracing!r}"
+            )
+        return self.with_event_broadcaster(tracing)
+
     def with_mcp_server(self, server: MCPServer) -> ConfigurableAgentBuilder:
         """Give the agent an MCP server's tools, and its resources as read-only files
         under /mcp/<server>/: `MCPServer.stdio(command, args)` or `MCPServer.http(url)`.
@@ -549,6 +570,7 @@ def create_deep_agent(
     context_window: int | None = None,
     max_tool_result_chars: int = 20_000,
     clear_tool_results_at: float | None = 0.5,
+    tracing: bool | OpenTelemetryBroadcaster = False,
 ) -> DeepAgent:
     """Make a `DeepAgent` in one call; each keyword mirrors a builder `with_*` method.
 
@@ -584,6 +606,7 @@ def create_deep_agent(
     builder.with_context_window(context_window)
     builder.with_max_tool_result_chars(max_tool_result_chars)
     builder.with_tool_result_clearing(clear_tool_results_at)
+    builder.with_tracing(tracing)
     return (
         builder.with_pii_sanitization(pii_sanitization)
         .with_max_turns(max_turns)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from deepagents_nb.context_window import known_context_window
 from deepagents_nb.events import TokenUsage
 from deepagents_nb.messages import Message
+from deepagents_nb.security import sanitize_json
 from deepagents_nb.state import AgentStateSnapshot, StateUpdate, TodoItem
 from deepagents_nb.text import storable_json, storable_message
 from deepagents_nb.usage import Usage, UsageTracker
@@ -53,6 +54,8 @@ class RunContext:
     """The run's structured output, when it has an `output_type`."""
     context_window: int | None = None
     """The agent's `context_window` setting (else each model's known window)."""
+    content: bool = False
+    """Whether a listener captures whole messages (`captures_content`)."""
 
     def record_usage(self, response: ModelResponse, model: ChatModel) -> None:
         """Count a model call: run totals, the tracker (cost, budgets), a `TokenUsage` event."""
@@ -84,9 +87,24 @@ class RunContext:
                     estimated_cost=cost,
                     context_window=self.context_window
                     or known_context_window(provider, model_name),
+                    request_model=model.model_name,
+                    finish_reason=response.stop_reason,
+                    content=self._parts(response.message) if self.content else None,
                     **self.event_meta(),
                 )
             )
+
+    def _parts(self, message: Message) -> list[dict[str, Any]]:
+        """A message's text and tool calls as content parts, sanitized like events."""
+        parts: list[dict[str, Any]] = []
+        if message.content:
+            parts.append({"type": "text", "content": message.content})
+        parts += [
+            {"type": "tool_call", "id": c.id, "name": c.name, "arguments": c.args}
+            for c in message.tool_calls
+        ]
+        parts += [{"type": "image", "content": image.placeholder()} for image in message.images]
+        return sanitize_json(parts, redact_strings=True) if self.sanitize else parts
 
     def add_message(self, message: Message) -> Message:
         """Append a message to the thread, remembering it as one this run added.

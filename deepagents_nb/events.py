@@ -35,6 +35,10 @@ class EventBase(BaseModel):
 class AgentStarted(EventBase):
     event_type: Literal["agent_started"] = "agent_started"
     message_preview: str
+    message: str | None = None
+    """The whole message, sanitized: only when a listener captures content."""
+    resumes: str | None = None
+    """The id of the paused run this run continues (a resume after an approval)."""
 
 
 class AgentCompleted(EventBase):
@@ -142,6 +146,12 @@ class TokenUsage(EventBase):
     context_window: int | None = None
     """The model's context window, when known: `usage.input_tokens` of it is this
     request's prompt (the context meter)."""
+    request_model: str | None = None
+    """The model asked for (`model` is the one that answered, as the vendor names it)."""
+    finish_reason: str | None = None
+    content: list[dict[str, Any]] | None = None
+    """The answer's parts (`{"type": "text", "content": ...}`, `{"type": "tool_call",
+    "name": ..., "arguments": ...}`), sanitized: only when a listener captures content."""
 
 
 class InterruptRaised(EventBase):

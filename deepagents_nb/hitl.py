@@ -168,6 +168,8 @@ class PendingTurn(BaseModel):
     """A turn whose tool calls are not all done: kept in the thread's state."""
 
     calls: list[PendingCall]
+    paused_run: str | None = Field(default=None, exclude_if=lambda run: run is None)
+    """The run that paused on this turn (a resumed run's traces link to it)."""
 
     def head(self) -> PendingCall | None:
         """The first call, in the model's order, waiting for a decision or marked running."""

@@ -187,8 +187,17 @@ class Runner:
             said = start.text if start.text is not None else _resumed(start.action, run.sanitize)
             if start.images:  # events name images, never carry their bytes
                 said = " ".join([said, *(image.placeholder() for image in start.images)])
-            shown = preview(said, sanitize=run.sanitize)
-            run.emit(AgentStarted(message_preview=shown, **run.event_meta()))
+            whole = None
+            if run.content:
+                whole = redact_pii(said) if run.sanitize else said
+            run.emit(
+                AgentStarted(
+                    message_preview=preview(said, sanitize=run.sanitize),
+                    message=whole,
+                    resumes=paused.paused_run if paused and start.action else None,
+                    **run.event_meta(),
+                )
+            )
         hold_claims(run.run_id, True)
         try:
             if finished is not None:
@@ -297,6 +306,7 @@ class Runner:
             tracker=parent.tracker if parent else self.config.token_tracking,
             gates=gates,
             context_window=self.config.context_window,
+            content=parent.content if parent else dispatcher.wants_content,
         )
 
     async def _result(
@@ -589,6 +599,7 @@ class Runner:
     ) -> int:
         """Keep a paused turn in the state, or apply a finished one in call order; save."""
         if interrupt is not None:
+            turn.paused_run = run.run_id
             store_pending(run.state, turn)
         else:
             store_pending(run.state, None)
