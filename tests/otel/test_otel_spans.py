@@ -3,70 +3,27 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from otel_support import attrs, memory_tracing, named, one, parent_of, span_id, times, trace_id
+from otel_support import (
+    agent_with_subagent,
+    attrs,
+    lookup,
+    memory_tracing,
+    named,
+    one,
+    parent_of,
+    priced,
+    span_id,
+    times,
+    trace_id,
+)
 
-from deepagents_nb import ToolCall, create_deep_agent, tool
-from deepagents_nb.messages import Message
-from deepagents_nb.middleware.subagents import SubAgentConfig
-from deepagents_nb.models.base import ModelResponse
+from deepagents_nb import ToolCall, create_deep_agent
 from deepagents_nb.models.testing import ScriptedModel
 from deepagents_nb.otel import OpenTelemetryBroadcaster
-from deepagents_nb.usage import Usage
-
-
-@tool
-def lookup(city: str) -> str:
-    """Find a city's population."""
-    if city == "Atlantis":
-        raise ValueError("no such city")
-    return f"{city}: 2.1 million"
-
-
-def priced(
-    item: ToolCall | list[ToolCall] | str, input_tokens: int, output_tokens: int
-) -> ModelResponse:
-    """A scripted response with known usage, from a model with a known price."""
-    if isinstance(item, str):
-        message = Message.assistant(item)
-    else:
-        message = Message.assistant(tool_calls=item if isinstance(item, list) else [item])
-    return ModelResponse(
-        message=message,
-        usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=10),
-        model="gpt-4o-2024-08-06",
-        provider="openai",
-        duration_ms=250.0,
-    )
-
-
-def agent_with_subagent(broadcaster: OpenTelemetryBroadcaster) -> object:
-    parent = ScriptedModel(
-        [
-            priced(ToolCall(name="lookup", args={"city": "Paris"}, id="call-1"), 100, 20),
-            priced(
-                ToolCall(
-                    name="task",
-                    args={"description": "Check the figure", "subagent_type": "checker"},
-                    id="call-2",
-                ),
-                150,
-                30,
-            ),
-            priced("Paris has 2.1 million people.", 200, 12),
-        ],
-        model_name="gpt-4o",
-        provider="openai",
-    )
-    checker = ScriptedModel(["The figure is right."], model_name="checker-model")
-    return create_deep_agent(
-        model=parent,
-        tools=[lookup],
-        subagents=[SubAgentConfig("checker", "Checks figures.", "Check.", model=checker)],
-        event_broadcasters=[broadcaster],
-        name="planner",
-    )
 
 
 def test_a_run_with_a_tool_and_a_subagent_is_one_nested_trace() -> None:
@@ -266,3 +223,35 @@ def test_tracing_refuses_what_is_not_a_switch_or_a_broadcaster() -> None:
 
     with pytest.raises(ConfigurationError, match="tracing="):
         create_deep_agent(model=ScriptedModel([]), tracing="yes")  # type: ignore[arg-type]
+
+
+def test_without_the_extra_nothing_imports_it_and_tracing_says_what_to_install() -> None:
+    code = """
+import sys
+sys.modules["opentelemetry"] = None  # as if deepagents-nb[otel] were not installed
+import deepagents_nb
+from deepagents_nb import ConfigurationError, create_deep_agent
+from deepagents_nb.models.testing import ScriptedModel
+assert create_deep_agent(model=ScriptedModel(["hi"])).handle_message("x").text == "hi"
+try:
+    create_deep_agent(model=ScriptedModel([]), tracing=True)
+except ConfigurationError as error:
+    print(error)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        'deepagents_nb.otel needs an optional dependency: pip install "deepagents-nb[otel]"'
+    )
+
+
+def test_importing_the_package_does_not_import_opentelemetry() -> None:
+    code = (
+        "import sys, deepagents_nb; print(any(m.startswith('opentelemetry') for m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
