@@ -53,13 +53,14 @@ from deepagents_nb.otel.ids import (
 from deepagents_nb.otel.metrics import GenAIMetrics
 
 _REMEMBERED_RUNS = 10_000
-"""Ended top-level runs whose span a resumed run of this process can link to."""
+"""Ended runs whose span a resumed run of this process can link to."""
 
 
 @dataclass
 class _Run:
     span: Span
     start: int
+    thread: str
     root: str
     """The run id of the top-level run of this trace."""
     tokens: list[int] = field(default_factory=lambda: [0, 0])
@@ -154,7 +155,7 @@ class OpenTelemetryBroadcaster:
         links = []
         if event.resumes:
             paused = self._ended.get(event.resumes)
-            if paused is None and self._ids is not None:
+            if paused is None and self._ids is not None and not event.depth:
                 paused = run_span_context(event.resumes)  # paused in another process
             if paused is not None:
                 links.append(Link(paused, {c.RUN_ID: event.resumes}))
@@ -170,7 +171,7 @@ class OpenTelemetryBroadcaster:
         finally:
             if self._ids is not None:
                 self._ids.span_id = self._ids.trace_id = None
-        self._runs[event.run_id] = _Run(span, _ns(event.timestamp), root)
+        self._runs[event.run_id] = _Run(span, _ns(event.timestamp), event.thread_id, root)
 
     def _task_call(self, event: AgentStarted) -> tuple[Span, str] | None:
         """The open `task` call span a sub-agent's run belongs to (and its root)."""
@@ -179,7 +180,24 @@ class OpenTelemetryBroadcaster:
         parent_thread, _, name = head.rpartition("/")
         if name != event.agent_name:
             return None
-        return self._tools.get((parent_thread, call_id))
+        key = (parent_thread, call_id)
+        if key not in self._tools:
+            # The call started in a run that paused: its span went with that run. The
+            # run resuming it (the newest open one of the parent thread) gets a new one.
+            parent = next(
+                (r for r in reversed(self._runs.values()) if r.thread == parent_thread), None
+            )
+            if parent is None:
+                return None
+            span = self.tracer.start_span(
+                "execute_tool task",
+                context=trace.set_span_in_context(parent.span),
+                kind=SpanKind.INTERNAL,
+                attributes={**c.call_attributes("task", call_id), c.RESUMED: True},
+                start_time=_ns(event.timestamp),
+            )
+            self._tools[key] = (span, parent.root)
+        return self._tools[key]
 
     def _agent_completed(self, event: AgentCompleted) -> None:
         run = self._runs.get(event.run_id)
@@ -228,22 +246,22 @@ class OpenTelemetryBroadcaster:
 
     def _end_run(self, run_id: str, when: datetime) -> None:
         run = self._runs.pop(run_id)
+        if run.root == run_id:
+            # A top-level run ended: nothing of its tree may stay open (a sub-agent
+            # stopped by its parent's pause, a cancelled tool).
+            for other in [k for k, r in self._runs.items() if r.root == run_id]:
+                self._end_run(other, when)
+            for key in [k for k, (_, root) in self._tools.items() if root == run_id]:
+                self._tools.pop(key)[0].end(_ns(when))
         input_tokens, output_tokens = run.tokens
         run.span.set_attributes({c.INPUT_TOKENS: input_tokens, c.OUTPUT_TOKENS: output_tokens})
         if run.model is not None:
             run.span.set_attributes({c.PROVIDER: run.model[0], c.REQUEST_MODEL: run.model[1]})
         if run.cost is not None:
             run.span.set_attribute(c.COST, run.cost)
-        if run.root == run_id:
-            # A top-level run ended: nothing of its tree may stay open (a cancelled
-            # tool, a sub-agent stopped by its parent's pause).
-            for span in self._open_in(run_id):
-                span.end(_ns(when))
-            self._runs = {k: r for k, r in self._runs.items() if r.root != run_id}
-            self._tools = {k: t for k, t in self._tools.items() if t[1] != run_id}
-            self._ended[run_id] = run.span.get_span_context()
-            while len(self._ended) > _REMEMBERED_RUNS:
-                self._ended.popitem(last=False)
+        self._ended[run_id] = run.span.get_span_context()
+        while len(self._ended) > _REMEMBERED_RUNS:
+            self._ended.popitem(last=False)
         run.span.end(_ns(when))
 
     def _open_in(self, root: str) -> list[Span]:

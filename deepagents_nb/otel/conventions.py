@@ -38,6 +38,7 @@ COST = "deepagents.cost_usd"
 RUN_ID = "deepagents.run_id"
 DEPTH = "deepagents.depth"
 PAUSED = "deepagents.paused"
+RESUMED = "deepagents.resumed"
 TOOL_SOURCE = "deepagents.tool.source"
 
 PROVIDERS = {"gemini": "gcp.gemini", "google": "gcp.gemini"}
@@ -91,17 +92,22 @@ def chat_attributes(event: TokenUsage, capture_content: bool) -> dict[str, Any]:
 
 
 def tool_attributes(event: ToolStarted, capture_content: bool) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        OPERATION: "execute_tool",
-        TOOL_NAME: event.tool_name,
-        TOOL_CALL_ID: event.call_id,
-        # A tool served elsewhere (an MCP server) is an "extension" in the conventions.
-        TOOL_TYPE: "extension" if event.source else "function",
-    }
-    if event.source:
-        attributes[TOOL_SOURCE] = event.source
+    attributes = call_attributes(event.tool_name, event.call_id, event.source)
     if capture_content:
         attributes[TOOL_ARGUMENTS] = json.dumps(event.args, ensure_ascii=False, default=str)
+    return attributes
+
+
+def call_attributes(tool: str, call_id: str, source: str | None = None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        OPERATION: "execute_tool",
+        TOOL_NAME: tool,
+        TOOL_CALL_ID: call_id,
+        # A tool served elsewhere (an MCP server) is an "extension" in the conventions.
+        TOOL_TYPE: "extension" if source else "function",
+    }
+    if source:
+        attributes[TOOL_SOURCE] = source
     return attributes
 
 

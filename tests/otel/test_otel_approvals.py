@@ -95,6 +95,11 @@ def test_a_subagent_pausing_ends_its_whole_tree_marked_paused() -> None:
     spans = exporter.get_finished_spans()
     root2 = one(spans, "invoke_agent agent")
     assert [(link.context.span_id) for link in root2.links] == [span_id(root)]
+    sub2 = one(spans, "invoke_agent payer")  # the sub-agent's run goes on, and says so
+    assert [(link.context.span_id) for link in sub2.links] == [span_id(sub)]
+    task2 = one(spans, "execute_tool task")  # the call goes on in the resuming run
+    assert parent_of(task2) == span_id(root2) and parent_of(sub2) == span_id(task2)
+    assert attrs(task2)["deepagents.resumed"] is True
     assert parent_of(one(spans, "execute_tool pay")) == span_id(one(spans, "invoke_agent payer"))
     assert broadcaster.open_spans == 0
 
