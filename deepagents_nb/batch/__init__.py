@@ -173,12 +173,15 @@ class LocalBackend:
 def default_batch_id(
     agent: DeepAgent, prompt: str | None, output: OutputSpec[Any] | None, rows: Rows
 ) -> str:
-    """`batch-` and a digest of the agent, the prompt, the output type and the rows: the
-    same batch asked again gets the same id, and so finds its rows' threads."""
+    """`batch-` and a digest of the agent (model, instructions, tools), the prompt, the
+    output type and the rows: the same batch asked again gets the same id, and so finds
+    its rows' threads; an agent changed in between starts afresh."""
     parts = [
         agent.name,
         agent.model.provider,
         agent.model.model_name,
+        agent.system_prompt,
+        " ".join(sorted(agent.tools)),
         prompt or "",
         json.dumps(output.format.schema, sort_keys=True) if output is not None else "",
         output.mode if output is not None else "",
@@ -191,7 +194,10 @@ def _limited(agent: DeepAgent, limiter: RateLimiter) -> DeepAgent:
     """The agent with its model behind `limiter` (same tools, store, ledger, events)."""
     from deepagents_nb.agent import DeepAgent
 
-    config = replace(agent.config, model=LimitedModel(agent.model, limiter))
+    # The agent's own store even when none was configured (its default in-memory one):
+    # a copy's fresh store would hide the rows from a re-run and from `agent.get_state`.
+    model = LimitedModel(agent.model, limiter)
+    config = replace(agent.config, model=model, checkpointer=agent.checkpointer)
     with warnings.catch_warnings():  # the agent warned about its set-up already
         warnings.simplefilter("ignore")
         return DeepAgent(config)

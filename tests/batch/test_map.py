@@ -108,6 +108,27 @@ def test_the_same_batch_again_makes_no_call_for_done_rows_even_after_a_restart(
     assert after.total_tokens[after.status == "done"].sum() == 0  # read from the store
 
 
+def test_an_agent_without_a_checkpointer_keeps_rows_in_its_own_store() -> None:
+    classifier = Classifier()
+    agent = classify_agent(classifier)  # no checkpointer: its default in-memory one
+    first = agent.map(REVIEWS, "Classify: {text}", output_type=Label, progress=False)  # type: ignore[attr-defined]
+    calls = len(classifier.calls)
+    agent.map(REVIEWS, "Classify: {text}", output_type=Label, progress=False)  # type: ignore[attr-defined]
+    assert classifier.calls[calls:] == ["Classify: broken"]  # done rows were found
+    done = first[first.status == "done"].iloc[0]
+    state = agent.get_state(done.thread_id)  # type: ignore[attr-defined]
+    assert state.messages[0].content.startswith("Classify: ")
+
+
+def test_the_default_batch_id_changes_with_the_agents_instructions() -> None:
+    classifier = Classifier()
+    before = create_deep_agent(model=FunctionModel(classifier), instructions="Be terse.")
+    after = create_deep_agent(model=FunctionModel(classifier), instructions="Be kind.")
+    first = before.map(["good"], progress=False)
+    assert after.map(["good"], progress=False).thread_id[0] != first.thread_id[0]
+    assert len(classifier.calls) == 2  # the changed agent ran the row again
+
+
 def test_series_lists_and_no_output_type() -> None:
     classifier = Classifier()
     agent = classify_agent(classifier)
