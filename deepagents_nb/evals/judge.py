@@ -22,7 +22,6 @@ from deepagents_nb.evals.values import digest, json_text
 from deepagents_nb.exceptions import ConfigurationError
 from deepagents_nb.models.registry import ModelSpec, resolve_model
 from deepagents_nb.output import DEFAULT_RETRIES, OutputMode, OutputSpec
-from deepagents_nb.persistence.memory import InMemoryCheckpointer
 from deepagents_nb.tracking import TokenTrackingConfig, build_tracker
 
 if TYPE_CHECKING:
@@ -95,9 +94,7 @@ class Judge(Scorer):
             instructions=INSTRUCTIONS.format(rubric=rubric.strip()),
             name=name,
             model=chat_model,
-            # Named, not left to default: `agent.map` finds earlier grades only in a
-            # checkpointer the config names (a default one is made afresh per batch).
-            checkpointer=checkpointer or InMemoryCheckpointer(),
+            checkpointer=checkpointer,
             token_tracking=build_tracker(tracking, None),
             output=OutputSpec(Grade, output_mode, DEFAULT_RETRIES),
             max_turns=1 + DEFAULT_RETRIES,
