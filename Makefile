@@ -13,12 +13,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# What every notebook needs: 07 starts mcp-server-time, 09 traces with OpenTelemetry.
 $(LAB_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,mcp,otel]" mcp-server-time
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[lab,dev,redis,postgres,dynamodb]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,dev,redis,postgres,dynamodb,otel]"
 	touch $@ $(LAB_STAMP)
 
 lab: $(LAB_STAMP)  ## JupyterLab on the quickstart notebook
