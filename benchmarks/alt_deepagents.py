@@ -262,6 +262,123 @@ def checkpoint(repeats: int) -> None:
     common.emit(FRAMEWORK, "checkpoint", metrics)
 
 
+# ----- (l) tracing ------------------------------------------------------------------------
+
+# The spans of one traced run of (a): LangSmith makes one per LangChain run, so one per
+# graph node and per middleware hook as well as the model's and the tool's.
+_SPANS_PER_MODEL_CALL = (
+    "model",
+    "FakeChatModel",
+    "FilesystemMiddleware.awrap_model_call",
+    "SubAgentMiddleware.awrap_model_call",
+    "_ParentNotifierMiddleware.awrap_model_call",
+    "SummarizationMiddleware.awrap_model_call",
+    "AnthropicPromptCachingMiddleware.awrap_model_call",
+    "UnsupportedContentMiddleware.awrap_model_call",
+)
+_SPANS_PER_TOOL_CALL = ("tools", "FilesystemMiddleware.awrap_tool_call", common.TOOL_NAME)
+_SPANS_PER_RUN = (
+    "LangGraph",
+    "PatchToolCallsMiddleware.before_agent",
+    "_ParentNotifierMiddleware.after_agent",
+)
+
+
+def tracing(repeats: int) -> None:
+    """(a)'s run, untraced and traced through LangChain's own OpenTelemetry path.
+
+    LangChain (`langchain-core`, LangGraph, `deepagents`) makes no OpenTelemetry
+    spans itself; its tracer is LangSmith's (`langsmith`, a dependency of
+    `langchain-core`), whose client turns runs into OpenTelemetry spans with
+    `tracing_mode="otel"` (OpenTelemetry only, nothing sent to LangSmith, whose
+    URL here is a closed local port). The traced agent's runs get a
+    `LangChainTracer` on that client, whose `otel_tracer_provider` is an SDK
+    `TracerProvider` with a `SimpleSpanProcessor` into an `InMemorySpanExporter`.
+    The client makes the spans on its background thread, so each traced run ends
+    with `client.flush()` (timed: it waits until every span is exported; its own
+    share is kept as `flush_ms[...]`, which includes the thread's wait of up to
+    50 ms for more runs before it handles a batch). "on" hides run inputs and
+    outputs (`hide_inputs=True, hide_outputs=True`); "on, content" is LangSmith's
+    default, every run's inputs and outputs as `gen_ai.prompt`/`gen_ai.completion`.
+
+    LangSmith's exporter loses a span now and then (a model call's, one run in four
+    to eight here): the run's end reaches it before its start ("No span found for
+    run ... during update", at debug level), and the span it then starts is never
+    ended. So the spans are checked to be the agreed ones less any it lost, and the
+    losses are counted (`dropped_spans` in the record).
+    """
+    from collections import Counter
+
+    from langchain_core.tracers.langchain import LangChainTracer
+    from langsmith import Client
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    tool_calls = common.OVERHEAD_TOOL_CALLS
+    per_run = {name: tool_calls + 1 for name in _SPANS_PER_MODEL_CALL}
+    per_run.update({name: tool_calls for name in _SPANS_PER_TOOL_CALL})
+    per_run.update({name: 1 for name in _SPANS_PER_RUN})
+    flush_ms: dict[str, list[float]] = {}
+    dropped: dict[str, int] = {}  # spans lost by the exporter, per variant, over all runs
+
+    def traced(name: str, content: bool) -> tuple[common.RunOnce, common.SpanCheck]:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        client = Client(
+            api_url="http://127.0.0.1:9",
+            api_key="bench",
+            tracing_mode="otel",
+            otel_tracer_provider=provider,
+            hide_inputs=not content,
+            hide_outputs=not content,
+        )
+        callbacks = [LangChainTracer(client=client, project_name="bench")]
+        agent = build_agent(tool_calls)
+        flushes = flush_ms.setdefault(f"flush_ms[{name}]", [])
+
+        async def run_once(text: str) -> str:
+            result = await agent.ainvoke(
+                {"messages": [{"role": "user", "content": text}]},
+                config={**_config(), "callbacks": callbacks},
+            )
+            started = time.perf_counter()
+            client.flush()
+            flushes.append((time.perf_counter() - started) * 1e3)
+            answer = result["messages"][-1].content
+            assert answer == common.ANSWER, answer
+            return str(answer)
+
+        def check() -> None:
+            found = Counter(span.name for span in exporter.get_finished_spans())
+            missing = common.expect_spans(found, per_run, "tracing", may_drop=True)
+            dropped[name] = dropped.get(name, 0) + missing
+            exporter.clear()
+
+        return run_once, check
+
+    variants: dict[str, tuple[common.RunOnce, common.SpanCheck | None]] = {
+        common.TRACING_OFF: (partial(_run, build_agent(tool_calls)), None),
+        "on": traced("on", content=False),
+        "on, content": traced("on, content", content=True),
+    }
+    metrics = asyncio.run(common.tracing_samples(variants, COUNTER, repeats))
+    for name, values in flush_ms.items():
+        metrics[name] = values[1:]  # less the warm-up run's
+    common.emit(
+        FRAMEWORK,
+        "tracing",
+        metrics,
+        model_calls=tool_calls + 1,
+        spans_per_run=per_run,
+        processor="SimpleSpanProcessor",
+        tracer="langsmith Client(tracing_mode='otel')",
+        runs_per_variant=repeats + 1,
+        dropped_spans=dropped,
+    )
+
+
 # ----- (i) to (k): batches of one-call rows -----------------------------------------------
 
 
@@ -381,6 +498,7 @@ SCENARIOS = {
     "concurrency": concurrency,
     "memory": memory,
     "checkpoint": checkpoint,
+    "tracing": tracing,
 }
 BATCH_SCENARIOS = {"map-rate": map_rate, "map-rows": map_rows, "map-memory": map_memory}
 

@@ -131,6 +131,71 @@ def memory(repeats: int) -> None:
     common.emit(FRAMEWORK, "memory", {"kib_per_thread": samples}, store="dict of all_messages()")
 
 
+# ----- (l) tracing ------------------------------------------------------------------------
+
+
+def tracing(repeats: int) -> None:
+    """(a)'s run, untraced and with pydantic-ai's built-in OpenTelemetry instrumentation.
+
+    The instrumentation is the `Instrumentation` capability (what `Agent.instrument`
+    and `logfire.instrument_pydantic_ai()` turn on), given `InstrumentationSettings`
+    with the traced agent's own SDK `TracerProvider`: a `SimpleSpanProcessor` into an
+    `InMemorySpanExporter`. Spans are made and ended as the run goes, so all are
+    exported when `agent.run` returns. "on" leaves message content off
+    (`include_content=False`, like ours by default); "on, content" is pydantic-ai's
+    default (prompts, answers, tool arguments and results on the spans).
+    """
+    from collections import Counter
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from pydantic_ai.capabilities import Instrumentation
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+
+    tool_calls = common.OVERHEAD_TOOL_CALLS
+    per_run = {
+        "invoke_agent agent": 1,
+        "chat benchmark-fake": tool_calls + 1,
+        f"execute_tool {common.TOOL_NAME}": tool_calls,
+    }
+
+    def traced(include_content: bool) -> tuple[common.RunOnce, common.SpanCheck]:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        settings = InstrumentationSettings(
+            tracer_provider=provider, include_content=include_content
+        )
+        agent = Agent(
+            FakeModel(tool_calls),
+            tools=[echo],
+            capabilities=[Instrumentation(settings=settings)],
+        )
+
+        def check() -> None:
+            found = Counter(span.name for span in exporter.get_finished_spans())
+            common.expect_spans(found, per_run, "tracing")
+            exporter.clear()
+
+        return partial(_run, agent), check
+
+    variants: dict[str, tuple[common.RunOnce, common.SpanCheck | None]] = {
+        common.TRACING_OFF: (partial(_run, build_agent(tool_calls)), None),
+        "on": traced(include_content=False),
+        "on, content": traced(include_content=True),
+    }
+    metrics = asyncio.run(common.tracing_samples(variants, COUNTER, repeats))
+    common.emit(
+        FRAMEWORK,
+        "tracing",
+        metrics,
+        model_calls=tool_calls + 1,
+        spans_per_run=per_run,
+        processor="SimpleSpanProcessor",
+    )
+
+
 # ----- (i) to (k): batches of one-call rows -----------------------------------------------
 
 
@@ -249,7 +314,12 @@ def map_memory(repeats: int, rows: int | None) -> None:
     common.emit(FRAMEWORK, "map-memory", {"mib_per_10k": samples}, rows=count, store=store)
 
 
-SCENARIOS = {"overhead": overhead, "concurrency": concurrency, "memory": memory}
+SCENARIOS = {
+    "overhead": overhead,
+    "concurrency": concurrency,
+    "memory": memory,
+    "tracing": tracing,
+}
 BATCH_SCENARIOS = {"map-rate": map_rate, "map-rows": map_rows, "map-memory": map_memory}
 
 if __name__ == "__main__":

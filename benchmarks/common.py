@@ -49,6 +49,8 @@ RATE_BURST = 5  # the token bucket's size: a small burst, as vendors allow
 WARM_UP_ROWS = 20  # before the measured rows: imports, connection pools, first-call costs
 INSTANT_ROWS = 2000  # (j) rows per second with an instant model
 MEMORY_ROWS = 10_000  # (k) heap per 10,000 finished rows
+# (l) tracing: the workload of (a), each run traced into an in-memory span exporter
+TRACING_OFF = "off"  # every script's untraced variant, the yardstick of the others
 
 ANSWER = "done"
 TOOL_NAME = "echo"
@@ -200,6 +202,67 @@ def memory_samples(one_repeat: Callable[[], Awaitable[float]], repeats: int) -> 
     for _ in range(repeats):
         samples.append(asyncio.run(one_repeat()))
         gc.collect()
+    return samples
+
+
+SpanCheck = Callable[[], None]
+"""Asserts the spans one run exported (see `expect_spans`) and clears the exporter."""
+
+
+def expect_spans(
+    found: dict[str, int], expected: dict[str, int], what: str, may_drop: bool = False
+) -> int:
+    """Fail loudly when a run's exported spans, counted by name, are not the agreed ones.
+
+    With `may_drop`, spans missing from the agreed ones are allowed and counted (a
+    tracer known to lose some, see `alt_deepagents.tracing`); an unexpected span,
+    or more of one than agreed, still fails. Returns the number missing.
+    """
+    missing = sum(count - found.get(name, 0) for name, count in expected.items())
+    surplus = any(count > expected.get(name, 0) for name, count in found.items())
+    if surplus or (missing and not may_drop):
+        raise AssertionError(f"{what}: expected spans {expected}, got {dict(found)}")
+    return missing
+
+
+async def tracing_samples(
+    variants: dict[str, tuple[RunOnce, SpanCheck | None]], counter: Counter, repeats: int
+) -> dict[str, list[float]]:
+    """(l): microseconds per model call of one 51-call run, for each variant, interleaved.
+
+    `variants` maps a name to a run and the check of the spans that run exported
+    (None for the untraced `TRACING_OFF`, which comes first). Each repeat runs
+    every variant once, the order rotating, so a slow moment of the machine hits
+    them alike; the counted calls and the spans are checked after each run,
+    outside the timed part (a run's spans must all be exported when it returns).
+    Besides `step_us[name]`, returns `cost_us[name]`: each traced run's time per
+    step less the untraced run's of the same repeat.
+    """
+    calls = OVERHEAD_TOOL_CALLS + 1
+    names = list(variants)
+    if names[0] != TRACING_OFF:
+        raise ValueError(f"the first variant must be {TRACING_OFF!r}, got {names[0]!r}")
+    for run_once, check in variants.values():  # warm-up: first calls, caches, tracers
+        await run_once("warm up")
+        if check is not None:
+            check()
+    samples: dict[str, list[float]] = {f"step_us[{name}]": [] for name in names}
+    for repeat in range(repeats):
+        turn = repeat % len(names)
+        for name in names[turn:] + names[:turn]:
+            run_once, check = variants[name]
+            counter.reset()
+            gc.collect()
+            started = time.perf_counter()
+            await run_once("go")
+            samples[f"step_us[{name}]"].append((time.perf_counter() - started) / calls * 1e6)
+            counter.expect(calls, OVERHEAD_TOOL_CALLS, f"tracing, {name}")
+            if check is not None:
+                check()
+    untraced = samples[f"step_us[{TRACING_OFF}]"]
+    for name in names[1:]:
+        traced = samples[f"step_us[{name}]"]
+        samples[f"cost_us[{name}]"] = [t - u for t, u in zip(traced, untraced, strict=True)]
     return samples
 
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -378,12 +379,73 @@ def events(repeats: int) -> None:
     )
 
 
+# ----- (l) tracing ------------------------------------------------------------------------
+
+
+def tracing(repeats: int) -> None:
+    """(a)'s run on the default stack, untraced and with `OpenTelemetryBroadcaster`.
+
+    Each traced agent has its own SDK `TracerProvider` with a `SimpleSpanProcessor`
+    into an `InMemorySpanExporter`. The broadcaster builds spans from events in the
+    dispatcher's delivery tasks, on the run's event loop; the run waits for that
+    delivery (`flush`) before it returns, so every span is exported by then.
+    """
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from deepagents_nb.otel import OpenTelemetryBroadcaster
+
+    tool_calls = common.OVERHEAD_TOOL_CALLS
+    per_run = {
+        "invoke_agent agent": 1,
+        f"chat {FakeModel.model_name}": tool_calls + 1,
+        f"execute_tool {common.TOOL_NAME}": tool_calls,
+    }
+
+    def traced(capture_content: bool) -> tuple[common.RunOnce, common.SpanCheck]:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        broadcaster = OpenTelemetryBroadcaster(provider, capture_content=capture_content)
+        agent = create_deep_agent(
+            model=FakeModel(tool_calls),
+            tools=[echo],
+            max_turns=MAX_TURNS,
+            tracing=broadcaster,
+        )
+
+        def check() -> None:
+            found = Counter(span.name for span in exporter.get_finished_spans())
+            common.expect_spans(found, per_run, "tracing")
+            assert broadcaster.open_spans == 0, broadcaster.open_spans
+            exporter.clear()
+
+        return partial(_run, agent), check
+
+    variants: dict[str, tuple[common.RunOnce, common.SpanCheck | None]] = {
+        common.TRACING_OFF: (partial(_run, build_agent("default", tool_calls)), None),
+        "on": traced(capture_content=False),
+        "on, content": traced(capture_content=True),
+    }
+    metrics = asyncio.run(common.tracing_samples(variants, COUNTER, repeats))
+    common.emit(
+        FRAMEWORK,
+        "tracing",
+        metrics,
+        model_calls=tool_calls + 1,
+        spans_per_run=per_run,
+        processor="SimpleSpanProcessor",
+    )
+
+
 SCENARIOS: dict[str, Callable[[int], None]] = {
     "overhead": overhead,
     "concurrency": concurrency,
     "memory": memory,
     "checkpoint": checkpoint,
     "events": events,
+    "tracing": tracing,
 }
 
 if __name__ == "__main__":

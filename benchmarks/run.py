@@ -1,6 +1,6 @@
 """`make bench`: every scenario for deepagents-nb and its two Python alternatives, one table.
 
-    .venv/bin/python benchmarks/run.py            # the full run (10 to 14 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py            # the full run (11 to 15 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats, to try a change
     .venv/bin/python benchmarks/run.py --only overhead,events
 
@@ -68,6 +68,7 @@ REPEATS = {
     "map-rate": (1, 1),
     "map-rows": (3, 1),
     "map-memory": (1, 1),  # deterministic to ~0.5 %; fresh processes, two at a time
+    "tracing": (15, 3),  # each repeat is one run per variant (off, on, on with content)
 }
 # Rows per run of (i) (full run, quick run); the other batch scenarios' sizes are fixed.
 RATE_LIMIT_ROWS = (common.RATE_LIMIT_ROWS, 500)
@@ -95,6 +96,7 @@ FRAMEWORKS = {
     "map-rate": [OURS, LANGCHAIN, PYDANTIC_AI],
     "map-rows": [OURS, LANGCHAIN, PYDANTIC_AI],
     "map-memory": [OURS, LANGCHAIN, PYDANTIC_AI],
+    "tracing": [OURS, LANGCHAIN, PYDANTIC_AI],
 }
 # What an alternative's cell says in rows only ours takes part in.
 OURS_ONLY = {
@@ -380,7 +382,62 @@ def rows_for(results: dict[str, dict[str, dict[str, Any]]]) -> list[Row]:
         rows.extend(_instant_rows(results["map-rows"]))
     if "map-memory" in results:
         rows.extend(_batch_memory_rows(results["map-memory"]))
+    if "tracing" in results:
+        rows.extend(_tracing_rows(results["tracing"]))
     return rows
+
+
+def _tracing_rows(tracing: dict[str, dict[str, Any]]) -> list[Row]:
+    """(l): the step of (a) untraced, traced, and what tracing adds, per framework.
+
+    "cost" is each repeat's traced step less the untraced one of the same repeat
+    (the runs interleave), so a slow moment of the machine cancels out.
+    """
+
+    def medians(metric: str) -> dict[str, float | None]:
+        return {
+            framework: tracing.get(framework, {}).get("median", {}).get(metric)
+            for framework in (OURS, LANGCHAIN, PYDANTIC_AI)
+        }
+
+    def row(label: str, metric: str, target: str = "", check: bool = False) -> Row:
+        values = medians(metric)
+        ours = values.pop(OURS)
+        fastest = _fastest(values)
+        met = None
+        if check and ours is not None and fastest is not None:
+            met = ours <= fastest / 3
+        return Row(label, "us", ours, values, target, met)
+
+    rows = [row("(l) step, tracing off (the same runs)", f"step_us[{common.TRACING_OFF}]")]
+    for variant, what in (("on", "content off"), ("on, content", "content on")):
+        target = "<= 1/3 of the faster alt"
+        rows.append(row(f"(l) step, tracing on, {what}", f"step_us[{variant}]", target, True))
+        rows.append(row(f"(l) tracing cost per step, {what}", f"cost_us[{variant}]"))
+    return rows
+
+
+def _tracing_notes(tracing: dict[str, dict[str, Any]]) -> None:
+    """What LangChain's figures include: its flush's wait, and the spans LangSmith lost."""
+    record = tracing.get(LANGCHAIN)
+    if not record:
+        return
+    flushes = [v for k, v in record["median"].items() if k.startswith("flush_ms[")]
+    info = record.get("info", {})
+    dropped = info.get("dropped_spans", {})
+    runs = info.get("runs_per_variant", 0)
+    per_run = sum(info.get("spans_per_run", {}).values())
+    if flushes:
+        calls = common.OVERHEAD_TOOL_CALLS + 1
+        flush = max(flushes)
+        print(
+            f"(l) LangChain: client.flush() at the end of each traced run, median "
+            f"{flush:.0f} ms ({flush * 1e3 / calls:,.0f} us per step; LangSmith's thread "
+            f"waits up to 50 ms for more runs)"
+        )
+    if dropped:
+        lost = ", ".join(f"{name}: {count}" for name, count in dropped.items())
+        print(f"(l) LangChain: spans LangSmith lost in {runs} runs of {per_run:,} spans: {lost}")
 
 
 def _rate_cell(record: dict[str, Any], prefix: str = "") -> tuple[float | None, str]:
@@ -589,6 +646,7 @@ def main() -> None:
     print()
     print_table(rows_for(results))
     print(f"medians of repeated runs, {elapsed:.0f} s in all; samples in .envs/last-run.json")
+    _tracing_notes(results.get("tracing", {}))
     backends = results.get("checkpoint", {}).get(OURS, {}).get("info", {}).get("backends", {})
     for backend, status in backends.items():
         if status != "running":

@@ -15,18 +15,6 @@ os.environ[BLOCK_ENV_VAR] = "1"
 for _key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
     os.environ.pop(_key, None)
 
-SERVICES_REQUIRED = os.environ.get("DEEPAGENTS_NB_REQUIRE_SERVICES") == "1"
-
-
-def require_service(name: str, available: bool, how: str) -> None:
-    """Skip a test whose service is missing, or fail it when CI requires services."""
-    if available:
-        return
-    message = f"{name} is not running ({how})"
-    if SERVICES_REQUIRED:
-        pytest.fail(f"{message}; DEEPAGENTS_NB_REQUIRE_SERVICES=1 turns this skip into a failure")
-    pytest.skip(message)
-
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Name the culprit when an event loop is left running in the main thread.

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from deepagents_nb.events import EventBase
+
+SERVICES_REQUIRED = os.environ.get("DEEPAGENTS_NB_REQUIRE_SERVICES") == "1"
+
+
+def require_service(name: str, available: bool, how: str) -> None:
+    """Skip a test whose service is missing, or fail it when CI requires services."""
+    if available:
+        return
+    message = f"{name} is not running ({how})"
+    if SERVICES_REQUIRED:
+        pytest.fail(f"{message}; DEEPAGENTS_NB_REQUIRE_SERVICES=1 turns this skip into a failure")
+    pytest.skip(message)
 
 
 class Recorder:

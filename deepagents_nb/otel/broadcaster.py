@@ -1,8 +1,9 @@
 """`OpenTelemetryBroadcaster`: a run's events as a tree of spans.
 
 Spans are made from events after the fact, with the events' own timestamps, so
-tracing never waits on an exporter nor slows the run (events are delivered in
-the background, see `deepagents_nb.broadcast`). The tree of one top-level run:
+a run never waits on an exporter: events are delivered in the background (see
+`deepagents_nb.broadcast`), mostly while the run waits for its model. The tree of
+one top-level run:
 
     invoke_agent {agent}            one per run, the trace's root
     ├── chat {model}                one per model request
@@ -35,7 +36,6 @@ from deepagents_nb.events import (
     EventBase,
     InterruptRaised,
     InterruptResolved,
-    StateCheckpointed,
     TodosUpdated,
     TokenUsage,
     ToolCompleted,
@@ -117,7 +117,6 @@ class OpenTelemetryBroadcaster:
             InterruptResolved: self._interrupt_resolved,
             ContextEdited: self._span_event,
             TodosUpdated: self._span_event,
-            StateCheckpointed: self._span_event,
         }
 
     @property
@@ -328,8 +327,9 @@ class OpenTelemetryBroadcaster:
 
     # ----- everything else -----------------------------------------------------------------
 
-    def _span_event(self, event: ContextEdited | TodosUpdated | StateCheckpointed) -> None:
-        """Context edits, todo updates and checkpoints, as events of their run's span."""
+    def _span_event(self, event: ContextEdited | TodosUpdated) -> None:
+        """Context edits and todo updates, as events of their run's span (checkpoints, one
+        per step, are left out: they cost more than they tell)."""
         run = self._runs.get(event.run_id)
         if run is None:
             return

@@ -5,15 +5,13 @@ Each test gets a fresh browser context (`lab_page`); its kernels are shut down a
 
 from __future__ import annotations
 
-import functools
 import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import require_service
 from lab_server import LabServer, start_lab
 
 if TYPE_CHECKING:
@@ -21,23 +19,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 HERE = Path(__file__).resolve().parent
-ROOT_CONFTEST = HERE.parent / "conftest.py"
 ARTIFACTS = HERE / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-@functools.cache
-def _root_conftest() -> ModuleType:
-    # Every conftest.py is imported as `conftest` (tests/providers has one too), so
-    # `from conftest import ...` depends on collection order; load ours by its path.
-    loaded = sys.modules.get("conftest")
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == ROOT_CONFTEST:
-        return loaded
-    spec = importlib.util.spec_from_file_location("deepagents_nb_tests_conftest", ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def require_browser() -> None:
@@ -50,7 +33,7 @@ def require_browser() -> None:
     if not CHROMIUM.exists():
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
     how = "missing: " + "; ".join(missing)
-    _root_conftest().require_service("chromium", not missing, how)
+    require_service("chromium", not missing, how)
 
 
 @pytest.fixture(scope="session")
@@ -100,4 +83,4 @@ def lab_page(request: pytest.FixtureRequest, lab: LabServer, browser: Browser) -
 def require_notebook7() -> None:
     """Skip (fail in CI) unless Notebook 7 (the `notebook` package, lab extra) is installed."""
     installed = importlib.util.find_spec("notebook") is not None
-    _root_conftest().require_service("notebook 7", installed, "pip install -e '.[lab]'")
+    require_service("notebook 7", installed, "pip install -e '.[lab]'")

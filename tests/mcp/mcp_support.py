@@ -6,7 +6,6 @@ No `__init__.py` in this folder on purpose: pytest puts `tests/` on sys.path (fo
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import shutil
@@ -18,36 +17,18 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from helpers import require_service
 
 from deepagents_nb import DeepAgent, create_deep_agent
 from deepagents_nb.mcp import MCPMiddleware, MCPServer
 
-ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 # Where .ci/run installs @modelcontextprotocol/server-everything (and exports its path).
 NPM_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deepagents-nb"
 DEFAULT_EVERYTHING = (
     NPM_CACHE / "mcp-npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 )
-
-
-@functools.cache
-def _root_conftest() -> ModuleType:
-    # Every conftest.py is imported as `conftest`; load the root one by its path.
-    loaded = sys.modules.get("conftest")
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == ROOT_CONFTEST:
-        return loaded
-    spec = importlib.util.spec_from_file_location("deepagents_nb_tests_conftest", ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def require_service(name: str, available: bool, how: str) -> None:
-    """tests/conftest.py's `require_service`: skip here, fail in CI."""
-    _root_conftest().require_service(name, available, how)
 
 
 def require_python_server(module: str) -> None:

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import require_service
+from helpers import require_service
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider

@@ -13,46 +13,24 @@ removed afterwards, so tests never see each other's threads.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import require_service
 
 from deepagents_nb.messages import Message, ToolCall
 from deepagents_nb.persistence import InMemoryCheckpointer, SqliteCheckpointer
 from deepagents_nb.state import AgentStateSnapshot, TodoItem
 
-ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 BACKENDS = ["memory", "sqlite", "redis", "postgres", "dynamodb"]
 STORED_BACKENDS = BACKENDS[1:]
-
-
-@functools.cache
-def _root_conftest() -> ModuleType:
-    # Every conftest.py is imported as `conftest` (tests/providers has one too), so
-    # `from conftest import ...` depends on collection order; load ours by its path.
-    loaded = sys.modules.get("conftest")
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == ROOT_CONFTEST:
-        return loaded
-    spec = importlib.util.spec_from_file_location("deepagents_nb_tests_conftest", ROOT_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def require_service(name: str, available: bool, how: str) -> None:
-    """tests/conftest.py's `require_service`: skip here, fail in CI."""
-    _root_conftest().require_service(name, available, how)
 
 
 @functools.cache
