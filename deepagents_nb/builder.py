@@ -459,11 +459,11 @@ class ConfigurableAgentBuilder:
         """
         if tracing is False:
             return self
-        if tracing is True:
-            from deepagents_nb.otel import OpenTelemetryBroadcaster
+        from deepagents_nb.otel import OpenTelemetryBroadcaster
 
+        if tracing is True:
             tracing = OpenTelemetryBroadcaster()
-        elif type(tracing).__name__ != "OpenTelemetryBroadcaster":
+        elif not isinstance(tracing, OpenTelemetryBroadcaster):
             raise ConfigurationError(
                 f"tracing= takes True, False or an OpenTelemetryBroadcaster, got {tracing!r}"
             )
