@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -38,3 +39,15 @@ class Recorder:
 
     def of(self, kind: type[EventBase]) -> list[EventBase]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+def process_gone(pid: int, wait: float = 10.0) -> bool:
+    """Whether process `pid` has exited (and been reaped) within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False

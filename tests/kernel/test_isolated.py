@@ -8,9 +8,9 @@ import textwrap
 import time
 
 import pytest
+from helpers import process_gone
 
 from deepagents_nb.kernel import IsolatedKernel
-from tests.kernel.conftest import process_gone
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+from helpers import process_gone
 from IPython.core.interactiveshell import InteractiveShell
 
 from deepagents_nb import (
@@ -22,7 +23,6 @@ from deepagents_nb import (
 from deepagents_nb.kernel import IsolatedKernel, PythonMiddleware
 from deepagents_nb.messages import ToolCall
 from deepagents_nb.models.testing import ScriptedModel
-from tests.kernel.conftest import process_gone
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOT = (

@@ -101,17 +101,6 @@ def child_pids(marker: str) -> list[int]:
     return found
 
 
-def gone(pid: int, wait: float = 10.0) -> bool:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 

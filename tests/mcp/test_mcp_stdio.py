@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import process_gone
 from mcp_support import (
     build_agent,
     child_pids,
     everything_stdio,
     git_server,
-    gone,
     kill,
     mcp_of,
     time_server,
@@ -107,7 +107,7 @@ def test_a_closed_agent_starts_its_server_again_on_the_next_call() -> None:
         agent.handle_message("time?")
         first = child_pids("mcp_server_time")
         agent.close()
-        assert all(gone(pid) for pid in first)
+        assert all(process_gone(pid) for pid in first)
         result = agent.handle_message("and now?")
         assert not _tool_message(result.messages, "two").is_error
         assert mcp_of(agent).connections[0].status == "running"
@@ -363,7 +363,7 @@ def test_a_server_that_died_while_idle_is_restarted_by_the_next_call() -> None:
     try:
         (pid,) = child_pids("server-everything")
         kill(pid)
-        assert gone(pid)
+        assert process_gone(pid)
         deadline = time.monotonic() + 5
         while mcp_of(agent).connections[0].status != "crashed" and time.monotonic() < deadline:
             time.sleep(0.05)
