@@ -114,14 +114,18 @@ class ToolEntry(Entry):
         self.status = "waiting"
         self.dirty = True
 
-    def body(self) -> str:
+    def mark(self, failed_style: str = "") -> str:
+        """The call's status after its name: running, waiting, done or failed (and how long)."""
         took = f" {self.duration_ms:,.0f} ms" if self.duration_ms is not None else ""
-        mark = {
+        return {
             "running": "<small>running…</small>",
             "waiting": "<small style='color:#b45309'>⏸ waiting for approval</small>",
             "done": f"<small style='color:#15803d'>✓{took}</small>",
-            "failed": f"<small>✗ failed{took}</small>",
+            "failed": f"<small{failed_style}>✗ failed{took}</small>",
         }[self.status]
+
+    def body(self) -> str:
+        mark = self.mark()  # a failed entry is red as a whole
         failed = self.status == "failed"
         style = f" style='color:{ERROR_COLOR}'" if failed else ""
         label = "Error" if failed else "Result"
@@ -180,13 +184,7 @@ class CodeEntry(ToolEntry):
         self.dirty = True
 
     def body(self) -> str:
-        took = f" {self.duration_ms:,.0f} ms" if self.duration_ms is not None else ""
-        mark = {
-            "running": "<small>running…</small>",
-            "waiting": "<small style='color:#b45309'>⏸ waiting for approval</small>",
-            "done": f"<small style='color:#15803d'>✓{took}</small>",
-            "failed": f"<small style='color:{ERROR_COLOR}'>✗ failed{took}</small>",
-        }[self.status]
+        mark = self.mark(f" style='color:{ERROR_COLOR}'")
         first_line = next((line for line in self.code.splitlines() if line.strip()), "")
         output = ""
         if self.status in ("done", "failed") and self.outcome:
