@@ -173,21 +173,28 @@ class LocalBackend:
 def default_batch_id(
     agent: DeepAgent, prompt: str | None, output: OutputSpec[Any] | None, rows: Rows
 ) -> str:
-    """`batch-` and a digest of the agent (model, instructions, tools), the prompt, the
-    output type and the rows: the same batch asked again gets the same id, and so finds
-    its rows' threads; an agent changed in between starts afresh."""
-    parts = [
+    """`batch-` and a digest of what the rows are asked (`batch_parts`, the prompt and
+    the rows): the same batch asked again gets the same id, and so finds its rows'
+    threads; an agent changed in between starts afresh."""
+    parts = [*batch_parts(agent, output), prompt or "", rows.fingerprint()]
+    return "batch-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+
+
+def batch_parts(agent: DeepAgent, output: OutputSpec[Any] | None) -> list[str]:
+    """What makes an agent answer differently: its model, instructions, tools and
+    settings, and the output type asked for (batch ids are digests of these)."""
+    config = agent.config
+    tools = sorted((t.name, t.description) for t in agent.tools.values())
+    return [
         agent.name,
         agent.model.provider,
         agent.model.model_name,
         agent.system_prompt,
-        " ".join(sorted(agent.tools)),
-        prompt or "",
+        json.dumps(tools),
+        f"{config.temperature}|{config.max_tokens}|{config.max_turns}",
         json.dumps(output.format.schema, sort_keys=True) if output is not None else "",
         output.mode if output is not None else "",
-        rows.fingerprint(),
     ]
-    return "batch-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
 
 
 def _limited(agent: DeepAgent, limiter: RateLimiter) -> DeepAgent:

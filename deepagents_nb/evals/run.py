@@ -9,12 +9,12 @@ finished ones, while a changed prompt or model runs afresh.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from deepagents_nb.agent import DeepAgent
+from deepagents_nb.batch import batch_parts
 from deepagents_nb.batch.frame import STATUS_COLUMNS
 from deepagents_nb.evals.dataset import Dataset
 from deepagents_nb.evals.report import EvalReport, ScorerInfo, typed
@@ -138,21 +138,7 @@ def batch_id(
     eval_name: str, label: str, agent: DeepAgent, spec: OutputSpec[Any] | None, dataset: Dataset
 ) -> str:
     """`eval-<name>-<label>-<digest>`: stable while the evaluation asks the same."""
-    config = agent.config
-    tools = sorted((t.name, t.description) for t in agent.tools.values())
-    parts = [
-        eval_name,
-        label,
-        agent.name,
-        agent.model.provider,
-        agent.model.model_name,
-        agent.system_prompt,
-        json.dumps(tools),
-        f"{config.temperature}|{config.max_tokens}|{config.max_turns}",
-        json.dumps(spec.format.schema, sort_keys=True) if spec is not None else "",
-        spec.mode if spec is not None else "",
-        dataset.fingerprint(),
-    ]
+    parts = [eval_name, label, *batch_parts(agent, spec), dataset.fingerprint()]
     return f"eval-{_slug(eval_name)}-{_slug(label)}-{digest(*parts)}"
 
 

@@ -58,7 +58,7 @@ def agent_attributes(event: AgentStarted, capture_content: bool) -> dict[str, An
         DEPTH: event.depth,
     }
     if capture_content and event.message is not None:
-        attributes[INPUT_MESSAGES] = messages_json("user", [_text(event.message)])
+        attributes[INPUT_MESSAGES] = text_message("user", event.message)
     return attributes
 
 
@@ -119,9 +119,6 @@ def messages_json(role: str, parts: list[dict[str, Any]], finish_reason: str | N
     return json.dumps([message], ensure_ascii=False, default=str)
 
 
-def _text(content: str) -> dict[str, Any]:
-    return {"type": "text", "content": content}
-
-
 def text_message(role: str, content: str) -> str:
-    return messages_json(role, [_text(content)])
+    """A message of one text part, in the same form."""
+    return messages_json(role, [{"type": "text", "content": content}])
