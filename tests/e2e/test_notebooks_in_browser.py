@@ -34,12 +34,14 @@ KNOWN_CONSOLE_ERRORS: tuple[str, ...] = ()
 pytestmark = [pytest.mark.service("chromium"), pytest.mark.timeout(90)]
 
 
-def open_copy(lab_page: LabPage, notebook: str, *, notebook7: bool = False) -> None:
+def open_copy(
+    lab_page: LabPage, notebook: str, *, notebook7: bool = False, timeout: float = 45 * SECOND
+) -> None:
     """Open an output-free copy of notebooks/`notebook` (the repository's stays untouched)."""
     copy = f"{lab_page.name}-{notebook}"
     prepare_notebook(NOTEBOOKS / notebook, lab_page.server.root_dir / copy)
     lab_page.open_notebook(copy, notebook7=notebook7)
-    lab_page.run_all_cells()
+    lab_page.run_all_cells(timeout)
 
 
 def the_run_view(lab_page: LabPage) -> Locator:
@@ -181,3 +183,37 @@ def test_quickstart_dashboard_shows_events_todos_and_cost_chart(lab_page: LabPag
         lab_page.expect(cost.locator("table.dnb-usage-full")).to_be_visible()
     lab_page.screenshot(show=dashboard)
     assert_console_clean(lab_page)
+
+
+def test_evals_and_tracing_notebook_runs_saves_and_reopens(lab_page: LabPage) -> None:
+    """09: the evaluation's chart, the traced run's dashboard and span tree, then the
+    saved notebook reopened with no kernel behind it."""
+    open_copy(lab_page, "09_evals_and_tracing.ipynb", timeout=90 * SECOND)
+    page = lab_page.page
+    with lab_page.step("the evaluation's chart, agents side by side"):
+        chart = page.locator(".js-plotly-plot").filter(has_text="Evaluation quiz")
+        lab_page.expect(chart.locator("svg.main-svg").first).to_be_visible(timeout=20 * SECOND)
+        lab_page.expect(chart.locator(".legendtext")).to_have_text(["mini", "large"])
+    lab_page.screenshot("chart", show=chart)
+    run_view = the_run_view(lab_page)
+    with lab_page.step("the traced run's dashboard and its span tree"):
+        lab_page.expect(run_view.locator(".dnb-event-log")).to_contain_text("sub-agent checker")
+        spans = page.locator(".jp-OutputArea-output table.dataframe").filter(
+            has_text="invoke_agent checker"
+        )
+        lab_page.expect(spans).to_have_count(1)
+        lab_page.expect(spans).to_contain_text("· · · chat gpt-4o-mini")
+    lab_page.screenshot("spans", show=spans)
+    assert_console_clean(lab_page)
+
+    lab_page.save()
+    lab_page.shut_down_and_reload()
+    with lab_page.step("the saved run, chart and span tree after the kernel is gone"):
+        lab_page.expect(page.locator(".dnb-saved")).to_be_visible()
+        lab_page.expect(page.locator(".dnb-saved")).to_contain_text("Paris has about 2.1 million")
+        lab_page.expect(spans).to_have_count(1)
+        chart_cell = page.locator(".jp-CodeCell", has_text="report.chart()")
+        chart_cell.scroll_into_view_if_needed()
+        # With no kernel, the chart is the picture JupyterLab's plotly renderer saved with it.
+        lab_page.expect(chart_cell.locator(".jp-OutputArea-output img.plot-img")).to_be_visible()
+    lab_page.screenshot("reopened", show=page.locator(".dnb-saved"))
