@@ -78,6 +78,8 @@ class OpenTelemetryBroadcaster:
     Args:
         tracer_provider: Where spans go; the global one (`opentelemetry.trace`)
             when None, looked up at the first run, so it may be set after this.
+            Give it a `BatchSpanProcessor`: spans end on the run's event loop, and a
+            `SimpleSpanProcessor` would export each one there, waiting on the receiver.
         meter_provider: When given, `gen_ai.client.token.usage` and
             `gen_ai.client.operation.duration` histograms are recorded too.
         capture_content: Put messages on the spans (the user's message and the
